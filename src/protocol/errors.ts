@@ -1,0 +1,51 @@
+/**
+ * One error class for the whole toolkit. `code` discriminates, so callers can
+ * branch without parsing messages; the message says what was wrong and what to do.
+ * Codes are listed in docs/errors.md.
+ */
+export type SluiceErrorCode =
+  // protocol
+  | 'EVENT_TOO_LARGE'
+  | 'INVALID_FIELD'
+  | 'INVALID_ENVELOPE'
+  | 'INVALID_ARGUMENT'
+  // server
+  | 'STREAM_CLOSED'
+  | 'SLOW_CONSUMER'
+  | 'TIMEOUT'
+  // client
+  | 'BAD_STATUS'
+  | 'BAD_CONTENT_TYPE'
+  | 'NETWORK'
+  | 'RETRIES_EXHAUSTED'
+  | 'ABORTED'
+  // hub
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'HISTORY_RESET'
+  | 'STORE_ERROR'
+  | (string & {})
+
+export class SluiceError extends Error {
+  override readonly name = 'SluiceError'
+  readonly code: SluiceErrorCode
+  /** Extra, code-specific facts (status, field name, sizes...). */
+  readonly details: Record<string, unknown>
+
+  constructor(
+    code: SluiceErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.code = code
+    this.details = details
+  }
+}
+
+export function isSluiceError(err: unknown, code?: SluiceErrorCode): err is SluiceError {
+  return err instanceof SluiceError && (code === undefined || err.code === code)
+}

@@ -1,0 +1,19 @@
+export { createParser, DEFAULT_MAX_EVENT_SIZE } from './parser.js'
+export type { ParserCallbacks, EventStreamParserHandle } from './parser.js'
+export { EventStreamParser } from './stream.js'
+export type { EventStreamParserOptions } from './stream.js'
+export { encodeEvent, encodeComment, encodeEventBytes, encodeCommentBytes } from './encoder.js'
+export {
+  envelope,
+  encodeEnvelope,
+  decodeEnvelope,
+  envelopeJson,
+  ENVELOPE_CHUNK,
+  ENVELOPE_END,
+  ENVELOPE_ERROR,
+  ENVELOPE_KEEPALIVE,
+} from './envelope.js'
+export type { EnvelopeFrame } from './envelope.js'
+export { SluiceError, isSluiceError } from './errors.js'
+export type { SluiceErrorCode } from './errors.js'
+export type { EventSourceMessage, EventInit } from './types.js'
