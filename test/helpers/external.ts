@@ -69,7 +69,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves when something accepts TCP connections on the port. */
-export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.0.0.1'): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs = 10_000,
+  host = '127.0.0.1',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -81,7 +85,8 @@ export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.
       s.once('error', () => resolve(false))
     })
     if (ok) return
-    if (Date.now() > deadline) throw new Error(`nothing listened on ${host}:${port} within ${timeoutMs} ms`)
+    if (Date.now() > deadline)
+      throw new Error(`nothing listened on ${host}:${port} within ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 50))
   }
 }
@@ -93,7 +98,11 @@ export interface Started {
 }
 
 /** Spawn a process, capture its output, and stop it (SIGTERM, then SIGKILL) when asked. */
-export function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Started {
+export function start(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Started {
   const proc = spawn(cmd, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
