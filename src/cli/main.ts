@@ -18,6 +18,7 @@ type Command = (argv: string[]) => Promise<number | undefined | void>
 
 const commands: Record<string, () => Promise<{ main: Command }>> = {
   serve: () => import('./serve.js'),
+  proxy: () => import('./proxy.js'),
 }
 
 async function run(argv: string[]): Promise<number> {

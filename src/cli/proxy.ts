@@ -1,0 +1,288 @@
+/**
+ * `sluice proxy --target URL [--port P] [--host H]`: a development reverse
+ * proxy that never buffers `text/event-stream`.
+ *
+ * Dev-server proxies (the guide's Vue proxy, webpack-dev-server with
+ * compression) hold an event stream until it ends. This one:
+ * - writes each upstream chunk to the client as it arrives, with Nagle off and
+ *   no compression (it never adds a `content-encoding`, and asks the upstream
+ *   for an identity body when the client wants an event stream);
+ * - destroys the upstream request the moment the client goes away, so the
+ *   producer's AbortSignal fires at once;
+ * - passes every end-to-end header (`Last-Event-ID` included) both ways and
+ *   streams request and response bodies for any method.
+ */
+import {
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  request as httpRequest,
+  type RequestOptions,
+  type Server,
+  type ServerResponse,
+  createServer,
+} from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import type { Socket } from 'node:net'
+import { SluiceError } from '../protocol/errors.js'
+
+/** RFC 9110 7.6.1: connection-specific headers a proxy must not forward. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+])
+
+export interface ProxyOptions {
+  /** Upstream base URL, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
+  target: string | URL
+  /** Keep the client's `Host` header instead of the target's (default false, like `changeOrigin: true`). */
+  preserveHost?: boolean
+  /** Called for each proxied request once the upstream answered (for logging). */
+  onResponse?: (info: { method: string; url: string; status: number; stream: boolean }) => void
+}
+
+function isEventStream(contentType: string | string[] | undefined): boolean {
+  const v = Array.isArray(contentType) ? contentType.join(',') : (contentType ?? '')
+  return v.toLowerCase().includes('text/event-stream')
+}
+
+/** Copy headers minus hop-by-hop ones and any named in `Connection`. */
+function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const drop = new Set(HOP_BY_HOP)
+  const conn = headers.connection
+  if (conn) for (const name of String(conn).split(',')) drop.add(name.trim().toLowerCase())
+  const out: OutgoingHttpHeaders = {}
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !drop.has(k)) out[k] = v
+  return out
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ error: code, message }))
+}
+
+/** The request handler, for mounting in your own `node:http` server. */
+export function createProxyHandler(
+  options: ProxyOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const target = parseTarget(options.target)
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest
+  const basePath = target.pathname.replace(/\/$/, '')
+
+  return (req, res) => {
+    const headers = endToEnd(req.headers)
+    if (!options.preserveHost) headers.host = target.host
+    const remote = req.socket.remoteAddress
+    if (remote) {
+      const prior = req.headers['x-forwarded-for']
+      headers['x-forwarded-for'] = prior ? `${prior}, ${remote}` : remote
+    }
+    headers['x-forwarded-host'] ??= req.headers.host
+    headers['x-forwarded-proto'] ??= 'http'
+    // A client asking for an event stream gets it uncompressed: a gzip stream
+    // is only as live as the upstream's flushes, so ask for identity.
+    if (isEventStream(req.headers.accept)) headers['accept-encoding'] = 'identity'
+
+    const opts: RequestOptions = {
+      protocol: target.protocol,
+      hostname: target.hostname,
+      port: target.port || (target.protocol === 'https:' ? 443 : 80),
+      method: req.method,
+      path: basePath + (req.url ?? '/'),
+      headers,
+    }
+    const upstream = send(opts)
+    upstream.setNoDelay(true)
+
+    // The client went away (tab closed, fetch aborted) before the response
+    // ended: tear down the upstream request now, so the producer stops.
+    res.once('close', () => {
+      if (!res.writableFinished) upstream.destroy()
+    })
+    req.once('error', () => upstream.destroy())
+
+    upstream.once('response', (up) => {
+      const stream = isEventStream(up.headers['content-type'])
+      const out = endToEnd(up.headers)
+      if (stream) {
+        // Tell any proxy in front of us not to buffer or transform either.
+        out['x-accel-buffering'] = 'no'
+        const cc = out['cache-control']
+        if (!cc) out['cache-control'] = 'no-cache, no-transform'
+        else if (!/no-transform/i.test(String(cc))) out['cache-control'] = `${cc}, no-transform`
+      }
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, out)
+      if (stream) {
+        res.socket?.setNoDelay(true)
+        // Send the status line and headers now; clients treat the open as the
+        // moment the stream is live (fetch-event-source's onopen).
+        res.flushHeaders()
+      }
+      options.onResponse?.({
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        status: up.statusCode ?? 502,
+        stream,
+      })
+      // Chunk by chunk: `pipe` writes each chunk to the socket as it arrives
+      // and applies backpressure to the upstream when the client is slow.
+      up.pipe(res)
+      up.once('error', () => res.destroy())
+      up.once('aborted', () => res.destroy())
+    })
+    upstream.once('error', (err) => {
+      if (res.destroyed) return
+      sendError(
+        res,
+        502,
+        'BAD_GATEWAY',
+        `sluice proxy could not reach ${target.origin}: ${err.message}. Is the upstream running?`,
+      )
+    })
+    req.pipe(upstream)
+  }
+}
+
+/** Pass WebSocket (and other) upgrades straight through, e.g. for a dev server's HMR. */
+function proxyUpgrade(target: URL, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest
+  const headers: OutgoingHttpHeaders = { ...req.headers, host: target.host }
+  const upstream = send({
+    protocol: target.protocol,
+    hostname: target.hostname,
+    port: target.port || (target.protocol === 'https:' ? 443 : 80),
+    method: req.method,
+    path: target.pathname.replace(/\/$/, '') + (req.url ?? '/'),
+    headers,
+  })
+  upstream.once('upgrade', (up, upSocket, upHead) => {
+    let head101 = `HTTP/1.1 ${up.statusCode} ${up.statusMessage}\r\n`
+    for (let i = 0; i < up.rawHeaders.length; i += 2)
+      head101 += `${up.rawHeaders[i]}: ${up.rawHeaders[i + 1]}\r\n`
+    socket.write(head101 + '\r\n')
+    if (upHead.length) socket.write(upHead)
+    if (head.length) upSocket.write(head)
+    upSocket.pipe(socket).pipe(upSocket)
+    upSocket.once('error', () => socket.destroy())
+    socket.once('error', () => upSocket.destroy())
+    socket.once('close', () => upSocket.destroy())
+  })
+  upstream.once('response', (res) => {
+    // The upstream refused the upgrade: relay its answer and close.
+    let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nconnection: close\r\n\r\n`
+    if (res.statusCode === undefined) head = 'HTTP/1.1 502 Bad Gateway\r\n\r\n'
+    socket.end(head)
+    res.resume()
+  })
+  upstream.once('error', () => socket.destroy())
+  socket.once('error', () => upstream.destroy())
+  upstream.end()
+}
+
+function parseTarget(target: string | URL): URL {
+  let url: URL
+  try {
+    url = new URL(String(target))
+  } catch {
+    throw new SluiceError(
+      'INVALID_ARGUMENT',
+      `--target must be an absolute http(s) URL such as http://127.0.0.1:8080, got '${String(target)}'.`,
+    )
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SluiceError(
+      'INVALID_ARGUMENT',
+      `--target must be an http:// or https:// URL, got '${url.protocol}'.`,
+    )
+  }
+  return url
+}
+
+/** A `node:http` server that proxies every request (and upgrade) to `target`. */
+export function createProxyServer(options: ProxyOptions): Server {
+  const target = parseTarget(options.target)
+  const server = createServer(createProxyHandler({ ...options, target }))
+  server.on('upgrade', (req, socket, head) => proxyUpgrade(target, req, socket as Socket, head))
+  // Streams may idle between heartbeats far longer than Node's defaults allow
+  // for a whole request; never time out a proxied response.
+  server.requestTimeout = 0
+  server.headersTimeout = 60_000
+  server.keepAliveTimeout = 5_000
+  return server
+}
+
+const HELP = `sluice proxy --target URL [--port P] [--host H] [--quiet]
+
+A development reverse proxy that never buffers text/event-stream: each chunk is
+flushed as it arrives, a client's disconnect is passed upstream at once, and
+everything else (any method, bodies, Last-Event-ID and other headers) is
+proxied as is. Point your front end at it instead of a dev-server proxy.
+
+  --target URL   upstream base URL (required), e.g. http://127.0.0.1:8080
+  --port P       port to listen on (default 8081; 0 picks a free one)
+  --host H       address to listen on (default 127.0.0.1)
+  --quiet        do not log each request
+`
+
+export async function main(argv: string[]): Promise<number | undefined> {
+  let target: string | undefined
+  let host = '127.0.0.1'
+  let port = 8081
+  let quiet = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg]
+    const next = () => inline ?? argv[++i]
+    if (flag === '--target') target = next()
+    else if (flag === '--port' || flag === '-p') port = Number(next())
+    else if (flag === '--host') host = next()
+    else if (flag === '--quiet' || flag === '-q') quiet = true
+    else if (flag === '--help' || flag === '-h') {
+      process.stdout.write(HELP)
+      return 0
+    } else {
+      process.stderr.write(`sluice proxy: unknown option '${arg}'.\n\n${HELP}`)
+      return 2
+    }
+  }
+  if (!target) {
+    process.stderr.write(`sluice proxy: --target URL is required.\n\n${HELP}`)
+    return 2
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`sluice proxy: --port must be an integer from 0 to 65535.\n`)
+    return 2
+  }
+  const server = createProxyServer({
+    target,
+    onResponse: quiet
+      ? undefined
+      : ({ method, url, status, stream }) =>
+          process.stdout.write(`${method} ${url} -> ${status}${stream ? ' (event stream)' : ''}\n`),
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, resolve)
+  })
+  const addr = server.address()
+  const bound = typeof addr === 'object' && addr ? addr.port : port
+  process.stdout.write(`sluice proxy: listening on http://${host}:${bound} -> ${target}\n`)
+  const stop = () => {
+    server.close(() => process.exit(0))
+    server.closeAllConnections()
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return undefined
+}

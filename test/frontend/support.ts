@@ -1,0 +1,256 @@
+/**
+ * Shared parts for the front-end tests: a real headless Chromium (Debian's,
+ * driven by playwright-core), a small real SSE producer on node:http whose
+ * every stream is observable (started, chunks sent, stopped by a disconnect),
+ * and a page that records when each event reached the browser.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type BrowserContext, chromium } from 'playwright-core'
+import { encodeComment, encodeEvent } from '../../src/protocol/index.js'
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+
+export interface Browser {
+  context: BrowserContext
+  close: () => Promise<void>
+}
+
+/** A fresh Chromium profile in a temp dir; `close()` removes it. */
+export async function launchBrowser(
+  opts: { colorScheme?: 'light' | 'dark' } = {},
+): Promise<Browser> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-chromium-'))
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+    colorScheme: opts.colorScheme ?? 'light',
+    viewport: { width: 1100, height: 760 },
+  })
+  return {
+    context,
+    async close() {
+      await context.close().catch(() => {})
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** One stream the producer served: what it sent and how it ended. */
+export interface ProducedStream {
+  sent: number
+  /** 'done' when all events went out; 'client-gone' when the connection closed first. */
+  end?: 'done' | 'client-gone'
+  endedAt?: number
+  lastEventId?: string
+  headers: IncomingMessage['headers']
+  ended: Promise<void>
+}
+
+export interface Producer {
+  port: number
+  url: string
+  streams: ProducedStream[]
+  close: () => Promise<void>
+}
+
+/**
+ * A real SSE producer. `GET /stream?n=N&interval=MS` sends N events (one per
+ * interval) with ids, like sluice's emitter: `X-Accel-Buffering: no`, a
+ * comment first so the headers leave at once. `GET /` serves RECORDER_PAGE.
+ * It stops producing as soon as the client connection closes and records that.
+ */
+export async function startProducer(): Promise<Producer> {
+  const streams: ProducedStream[] = []
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(RECORDER_PAGE)
+      return
+    }
+    if (url.pathname === '/echo') {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        res.writeHead(201, { 'content-type': 'application/json', 'x-echo': 'yes' })
+        res.end(
+          JSON.stringify({
+            method: req.method,
+            url: req.url,
+            body: Buffer.concat(chunks).toString('utf8'),
+            headers: req.headers,
+          }),
+        )
+      })
+      return
+    }
+    if (url.pathname !== '/stream') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}')
+      return
+    }
+    const n = Number(url.searchParams.get('n') ?? 10)
+    const interval = Number(url.searchParams.get('interval') ?? 100)
+    let resolveEnded!: () => void
+    const s: ProducedStream = {
+      sent: 0,
+      headers: req.headers,
+      lastEventId: req.headers['last-event-id'] as string | undefined,
+      ended: new Promise((r) => (resolveEnded = r)),
+    }
+    streams.push(s)
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+    })
+    res.socket?.setNoDelay(true)
+    res.write(encodeComment('ok'))
+    const start = Number(s.lastEventId ?? 0)
+    let i = start
+    const finish = (end: 'done' | 'client-gone') => {
+      if (s.end) return
+      clearInterval(timer)
+      s.end = end
+      s.endedAt = Date.now()
+      resolveEnded()
+    }
+    const timer = setInterval(() => {
+      i++
+      res.write(encodeEvent({ id: String(i), data: JSON.stringify({ i, sentAt: Date.now() }) }))
+      s.sent++
+      if (i - start >= n) {
+        res.end(encodeEvent({ event: 'done', data: 'done' }))
+        finish('done')
+      }
+    }, interval)
+    res.once('close', () => finish(res.writableFinished ? 'done' : 'client-gone'))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    streams,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+}
+
+/** What the recorder page saw: each event with its send and arrival times. */
+export interface Arrival {
+  id: string
+  i: number
+  sentAt: number
+  at: number
+}
+
+/**
+ * The browser side: a native EventSource on `/stream` (same origin as the
+ * page, as a front end behind a proxy would use). `window.arrivals` grows as
+ * events land; `window.streamDone` turns true at the `done` event.
+ */
+export const RECORDER_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>recorder</title></head><body>
+<pre id="log"></pre>
+<script>
+window.arrivals = []; window.streamDone = false; window.errors = 0;
+window.openStream = function (query) {
+  const es = new EventSource('/stream?' + query);
+  window.es = es;
+  es.onmessage = (e) => {
+    const d = JSON.parse(e.data);
+    window.arrivals.push({ id: e.lastEventId, i: d.i, sentAt: d.sentAt, at: Date.now() });
+    document.getElementById('log').textContent += e.data + '\\n';
+  };
+  es.addEventListener('done', () => { window.streamDone = true; es.close(); });
+  es.onerror = () => { window.errors++; };
+};
+</script></body></html>`
+
+/** Poll until `fn` returns a truthy value, or fail after `timeoutMs` (a liveness bound). */
+export async function until<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v) return v as NonNullable<T>
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/**
+ * The check every proxy path must pass, in a real browser tab whose page is
+ * served through `front` (the proxy) from the producer behind it:
+ * 1. events arrive spread over time — the first well before the last was even
+ *    sent, each within a generous liveness bound of its send time;
+ * 2. closing the tab stops the producer on the server.
+ */
+export async function checkStreamingThrough(
+  browser: Browser,
+  front: string,
+  producer: Producer,
+): Promise<{ arrivals: Arrival[]; stopMs: number }> {
+  const page = await browser.context.newPage()
+  await page.goto(front + '/')
+  const before = producer.streams.length
+  await page.evaluate(() => (window as any).openStream('n=12&interval=120'))
+  await until(() => page.evaluate(() => (window as any).streamDone), 15_000, 'the done event')
+  const arrivals: Arrival[] = await page.evaluate(() => (window as any).arrivals)
+  const served = producer.streams[before]
+  if (served?.end !== 'done') throw new Error('the producer did not finish the stream')
+  if (arrivals.length !== 12) throw new Error(`expected 12 events, got ${arrivals.length}`)
+  const lastSent = arrivals[arrivals.length - 1].sentAt
+  // Spread over time: the first event was on screen long before the last was produced.
+  if (!(arrivals[0].at < lastSent - 800))
+    throw new Error(
+      `buffered: first event at ${arrivals[0].at}, last sent at ${lastSent} (${JSON.stringify(arrivals)})`,
+    )
+  for (const a of arrivals) {
+    if (a.at - a.sentAt > 1000) throw new Error(`event ${a.i} arrived ${a.at - a.sentAt} ms late`)
+  }
+
+  // A long stream, then close the tab mid-stream.
+  const long = producer.streams.length
+  await page.evaluate(() => {
+    ;(window as any).arrivals = []
+    ;(window as any).openStream('n=100000&interval=50')
+  })
+  await until(
+    () => page.evaluate(() => (window as any).arrivals.length >= 3),
+    10_000,
+    'the first events of the long stream',
+  )
+  const stream = producer.streams[long]
+  const closedAt = Date.now()
+  await page.close()
+  await Promise.race([
+    stream.ended,
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('the producer kept running after the tab closed')), 5000),
+    ),
+  ])
+  if (stream.end !== 'client-gone') throw new Error(`stream ended as ${stream.end}`)
+  const sentAtStop = stream.sent
+  await new Promise((r) => setTimeout(r, 300))
+  if (stream.sent !== sentAtStop) throw new Error('the producer kept sending after it stopped')
+  return { arrivals, stopMs: (stream.endedAt ?? Date.now()) - closedAt }
+}
