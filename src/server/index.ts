@@ -1,0 +1,25 @@
+/**
+ * `sluice/server`: an event-stream emitter with Spring `SseEmitter`'s
+ * vocabulary over a node:http response or a Web `Response`, plus thin
+ * framework adapters (see docs/server.md).
+ */
+export {
+  EventStream,
+  StreamClosedError,
+  streamStats,
+  defaultFormatError,
+  eventStreamHeaders,
+  readLastEventId,
+  CLOSE_REASONS,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+} from './event-stream.js'
+export type { CloseReason, EventStreamOptions, SendEvent, Sink } from './event-stream.js'
+export { createEventStream, eventStreamHandler } from './node.js'
+export { createWebEventStream, eventStreamResponse } from './web.js'
+export type { WebEventStream } from './web.js'
+export { runProducer } from './producer.js'
+export { heartbeatTimerCount } from './heartbeat.js'
+export { expressEventStream } from './adapters/express.js'
+export { fastifyEventStream, fastifyEventStreamHandler } from './adapters/fastify.js'
+export { honoEventStream } from './adapters/hono.js'

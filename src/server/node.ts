@@ -1,0 +1,105 @@
+/**
+ * The emitter over a `node:http` response (plain Node, Express, Fastify's
+ * `reply.raw`). Headers are flushed at once, Nagle is off, the socket's own
+ * buffer is the backpressure signal (`write()` returning false, then 'drain'),
+ * and a 'close' before our end means the client left.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  EventStream,
+  eventStreamHeaders,
+  readLastEventId,
+  type EventStreamOptions,
+  type Sink,
+} from './event-stream.js'
+import { runProducer } from './producer.js'
+
+/** The part of `ServerResponse` the emitter uses (Express and Fastify's raw reply are ServerResponses). */
+type NodeResponse = ServerResponse & { flush?: () => void }
+
+class NodeSink implements Sink {
+  constructor(private readonly res: NodeResponse) {}
+
+  write(chunk: Uint8Array): boolean {
+    const ok = this.res.write(chunk)
+    // Under compression middleware, push the bytes out now instead of at the end.
+    if (typeof this.res.flush === 'function') this.res.flush()
+    return ok
+  }
+
+  buffered(): number {
+    return this.res.writableLength
+  }
+
+  end(): void {
+    if (!this.res.writableEnded) this.res.end()
+  }
+
+  abort(): void {
+    if (!this.res.destroyed) this.res.destroy()
+  }
+}
+
+/**
+ * Start an event stream on a node:http response: writes the status and the
+ * event-stream headers at once, so the client's `onopen` does not wait for the
+ * first event.
+ *
+ * ```ts
+ * createServer((req, res) => {
+ *   const stream = createEventStream(req, res, { heartbeat: 15_000 })
+ *   stream.send({ event: 'hello', data: { at: Date.now() } })
+ * })
+ * ```
+ */
+export function createEventStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: EventStreamOptions = {},
+): EventStream {
+  const stream = new EventStream(
+    options,
+    readLastEventId(req.headers['last-event-id'], req.url ?? ''),
+  )
+  const http11 = req.httpVersionMajor === 1 && req.httpVersionMinor >= 1
+  if (!res.headersSent) {
+    // Keep headers set earlier (CORS middleware, framework hooks) unless ours must win.
+    const merged: Record<string, string | number | readonly string[]> = {}
+    for (const [k, v] of Object.entries(res.getHeaders())) if (v !== undefined) merged[k] = v
+    Object.assign(merged, options.headers)
+    const headers = eventStreamHeaders(merged, http11)
+    for (const name of res.getHeaderNames()) if (!(name in headers)) res.removeHeader(name)
+    res.writeHead(options.status ?? 200, headers as Record<string, string | number | string[]>)
+    res.flushHeaders()
+  }
+  res.socket?.setNoDelay(true)
+  const sink = new NodeSink(res as NodeResponse)
+  const onClose = (): void => {
+    if (!res.writableFinished) stream.gone()
+  }
+  const onDrain = (): void => stream.drained()
+  const onError = (err: Error): void => stream.gone(err)
+  res.on('close', onClose)
+  res.on('drain', onDrain)
+  res.on('error', onError)
+  stream.onCompletion(() => {
+    res.off('drain', onDrain)
+  })
+  stream.attach(sink)
+  return stream
+}
+
+/**
+ * A node:http request handler that opens a stream and runs `producer` on it.
+ * A producer that throws or rejects ends the stream with `completeWithError`;
+ * one that returns leaves the stream open (call `complete()` when done).
+ */
+export function eventStreamHandler(
+  producer: (stream: EventStream, req: IncomingMessage) => unknown,
+  options: EventStreamOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const stream = createEventStream(req, res, options)
+    runProducer(stream, () => producer(stream, req))
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The emitter over a Web `Response` (Hono, Next route handlers, Bun, Deno,
+ * Workers). The body is a byte `ReadableStream` whose queue is the buffer:
+ * `desiredSize` is the backpressure signal, `pull()` the drain, `cancel()`
+ * (or the request's `signal`) the client leaving.
+ */
+import {
+  EventStream,
+  eventStreamHeaders,
+  readLastEventId,
+  type EventStreamOptions,
+  type Sink,
+} from './event-stream.js'
+import { runProducer } from './producer.js'
+
+/** High-water mark of the body queue, like a node socket's default. */
+const BODY_HIGH_WATER_MARK = 16 * 1024
+
+class WebSink implements Sink {
+  controller!: ReadableStreamDefaultController<Uint8Array>
+  /** Resolves the pending `pull()`: the stream is waiting for data, not spinning. */
+  wake: (() => void) | undefined
+  done = false
+
+  write(chunk: Uint8Array): boolean {
+    if (this.done) return true
+    this.controller.enqueue(chunk)
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+    return (this.controller.desiredSize ?? 0) > 0
+  }
+
+  buffered(): number {
+    if (this.done) return 0
+    return Math.max(0, BODY_HIGH_WATER_MARK - (this.controller.desiredSize ?? 0))
+  }
+
+  end(): void {
+    if (this.done) return
+    this.done = true
+    this.wake?.()
+    this.controller.close()
+  }
+
+  abort(error?: unknown): void {
+    if (this.done) return
+    this.done = true
+    this.wake?.()
+    try {
+      this.controller.error(error ?? new Error('event stream aborted'))
+    } catch {
+      // Already cancelled by the reader.
+    }
+  }
+}
+
+/** A stream and the `Response` that carries it. */
+export interface WebEventStream {
+  stream: EventStream
+  response: Response
+}
+
+/**
+ * Create an event stream and its `Response`. Return `response` from your
+ * handler; send on `stream` (before or after returning: sends are kept in order).
+ */
+export function createWebEventStream(
+  request: Request | null | undefined,
+  options: EventStreamOptions = {},
+): WebEventStream {
+  const lastEventId = request
+    ? readLastEventId(request.headers.get('last-event-id'), request.url)
+    : ''
+  const stream = new EventStream(options, lastEventId)
+  const sink = new WebSink()
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        sink.controller = controller
+      },
+      pull() {
+        stream.drained()
+        if (sink.done) return
+        // Resolve on the next write, so the stream does not call pull() in a loop.
+        return new Promise<void>((resolve) => (sink.wake = resolve))
+      },
+      cancel(reason) {
+        sink.done = true
+        stream.gone(reason)
+      },
+    },
+    { highWaterMark: BODY_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+  )
+  stream.attach(sink)
+  if (request?.signal) {
+    const signal = request.signal
+    if (signal.aborted) stream.gone(signal.reason)
+    else {
+      const onAbort = (): void => stream.gone(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      stream.onCompletion(() => signal.removeEventListener('abort', onAbort))
+    }
+  }
+  const headers = new Headers()
+  // The runtime sets `Connection` (and must not get it on HTTP/2).
+  for (const [k, v] of Object.entries(eventStreamHeaders(options.headers, false))) {
+    if (Array.isArray(v)) for (const item of v) headers.append(k, item)
+    else headers.set(k, String(v))
+  }
+  const response = new Response(body, { status: options.status ?? 200, headers })
+  return { stream, response }
+}
+
+/**
+ * A `Response` streaming what `producer` sends. The producer runs after the
+ * response is created; a throw or rejection ends the stream with
+ * `completeWithError`.
+ *
+ * ```ts
+ * app.post('/chat', (c) => eventStreamResponse(c.req.raw, async (stream) => {
+ *   for await (const token of model(stream.signal)) await stream.send({ event: 'token', data: token })
+ *   stream.complete()
+ * }))
+ * ```
+ */
+export function eventStreamResponse(
+  request: Request | null | undefined,
+  producer: (stream: EventStream) => unknown,
+  options: EventStreamOptions = {},
+): Response {
+  const { stream, response } = createWebEventStream(request, options)
+  queueMicrotask(() => runProducer(stream, () => producer(stream)))
+  return response
+}
