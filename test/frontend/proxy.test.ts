@@ -169,6 +169,6 @@ describeExternal(['chromium'], 'sluice proxy (the CLI) in front of a producer, i
     const { arrivals, stopMs } = await checkStreamingThrough(browser, front, producer)
     expect(arrivals).toHaveLength(12)
     expect(stopMs).toBeLessThan(5000)
-    expect(cli.output()).toMatch(/GET \/stream\?n=12&interval=120 -> 200 \(event stream\)/)
+    expect(cli.output()).toMatch(/GET \/events\?n=12&interval=120 -> 200 \(event stream\)/)
   })
 })

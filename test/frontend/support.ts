@@ -96,7 +96,8 @@ export async function startProducer(): Promise<Producer> {
       })
       return
     }
-    if (url.pathname !== '/stream') {
+    // `/events` too, so dev-server configs written for sluice's routes proxy it.
+    if (url.pathname !== '/stream' && url.pathname !== '/events') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}')
       return
     }
@@ -169,7 +170,7 @@ export const RECORDER_PAGE = `<!doctype html><html><head><meta charset="utf-8"><
 <script>
 window.arrivals = []; window.streamDone = false; window.errors = 0;
 window.openStream = function (query) {
-  const es = new EventSource('/stream?' + query);
+  const es = new EventSource('/events?' + query);
   window.es = es;
   es.onmessage = (e) => {
     const d = JSON.parse(e.data);
