@@ -1,24 +1,291 @@
-import { createServer } from 'node:http'
+/**
+ * `sluice serve`: the HTTP app (chat answers streamed as SSE, the hub, the
+ * demo page) on node:http, 127.0.0.1:8080 by default.
+ *
+ * `createServeApp()` returns a node request handler and a `close()`. Routes
+ * live in one table (see `routes` below): to mount one, add a line there.
+ * A handler gets `(req, res, ctx)`; it opens event streams with
+ * `ctx.app.openStream(req, res, options)` so that shutdown can end them, and
+ * throws a `SluiceError` with `details.status` for a 4xx JSON answer.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { SluiceError } from '../protocol/errors.js'
+import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
+import { discardBody, sendJsonError, sendSluiceError } from '../server/http-json.js'
+import { createEventStream } from '../server/node.js'
+import { type ChatStats, chatHandler, createChatStats } from './chat.js'
 
-/** Placeholder until the server issue lands: liveness only. */
+export interface ServeOptions {
+  host?: string
+  port?: number
+  /** Where log lines go (default: stderr). */
+  log?: (line: string) => void
+}
+
+export interface RouteContext {
+  url: URL
+  /** `:name` segments of the route's path. */
+  params: Record<string, string>
+  app: ServeApp
+}
+
+export type RouteHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RouteContext,
+) => unknown | Promise<unknown>
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH'
+  /** `/chat`, `/chat/:runId`... */
+  path: string
+  handler: RouteHandler
+}
+
+export interface ServeApp {
+  /** The node:http request handler. */
+  handler: (req: IncomingMessage, res: ServerResponse) => void
+  /** The routing table (mutable: `app.routes.push(...)` mounts a route at run time). */
+  routes: Route[]
+  /** Open an event stream that shutdown will end cleanly. */
+  openStream(req: IncomingMessage, res: ServerResponse, options?: EventStreamOptions): EventStream
+  /** Event streams open now. */
+  readonly streams: ReadonlySet<EventStream>
+  /** Counters of the chat simulator. */
+  readonly chat: ChatStats
+  /** Run `fn` on close (release hubs, stores, timers). */
+  onClose(fn: () => unknown): void
+  /** End every open stream (with a `SHUTTING_DOWN` error event), run close hooks. Idempotent. */
+  close(): Promise<void>
+  readonly options: ServeOptions
+}
+
+export function createServeApp(options: ServeOptions = {}): ServeApp {
+  const streams = new Set<EventStream>()
+  const closeHooks: Array<() => unknown> = []
+  const chat = createChatStats()
+  let closing: Promise<void> | undefined
+
+  const openStream = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    streamOptions: EventStreamOptions = {},
+  ): EventStream => {
+    const stream = createEventStream(req, res, streamOptions)
+    if (closing) {
+      stream.completeWithError(shuttingDown())
+      return stream
+    }
+    streams.add(stream)
+    stream.onCompletion(() => streams.delete(stream))
+    return stream
+  }
+
+  const postChat = chatHandler({ stats: chat, openStream })
+
+  // The routing table. Mount new routes here, one line each.
+  const routes: Route[] = [
+    { method: 'GET', path: '/healthz', handler: healthz },
+    { method: 'POST', path: '/chat', handler: (req, res, ctx) => postChat(req, res, ctx.url) },
+    // hub:     GET /events, POST /publish, GET /metrics
+    // runs:    GET /chat/:runId, DELETE /chat/:runId
+    // app:     GET / (the demo page)
+  ]
+
+  const app: ServeApp = {
+    routes,
+    streams,
+    chat,
+    options,
+    openStream,
+    onClose(fn) {
+      closeHooks.push(fn)
+    },
+    handler(req, res) {
+      void dispatch(app, req, res)
+    },
+    close() {
+      closing ??= (async () => {
+        for (const stream of [...streams]) stream.completeWithError(shuttingDown())
+        for (const hook of closeHooks.splice(0)) {
+          try {
+            await hook()
+          } catch (err) {
+            ;(options.log ?? logToStderr)(`sluice serve: a close hook failed: ${describe(err)}`)
+          }
+        }
+      })()
+      return closing
+    },
+  }
+  return app
+}
+
+function shuttingDown(): SluiceError {
+  return new SluiceError('SHUTTING_DOWN', 'The server is shutting down; please retry shortly.', {
+    status: 503,
+  })
+}
+
+function healthz(_req: IncomingMessage, res: ServerResponse): void {
+  const body = '{"ok":true}'
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length })
+  res.end(body)
+}
+
+/** Match `/chat/:runId` against `/chat/abc`; null when it does not match. */
+export function matchPath(pattern: string, path: string): Record<string, string> | null {
+  if (!pattern.includes(':')) return pattern === path ? {} : null
+  const want = pattern.split('/')
+  const got = path.split('/')
+  if (want.length !== got.length) return null
+  const params: Record<string, string> = {}
+  for (let i = 0; i < want.length; i++) {
+    if (want[i].startsWith(':')) {
+      if (got[i] === '') return null
+      try {
+        params[want[i].slice(1)] = decodeURIComponent(got[i])
+      } catch {
+        return null
+      }
+    } else if (want[i] !== got[i]) return null
+  }
+  return params
+}
+
+async function dispatch(app: ServeApp, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let url: URL
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost')
+  } catch {
+    sendJsonError(res, 400, 'BAD_REQUEST', 'The request URL could not be parsed.')
+    return
+  }
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET')
+  const allowed: string[] = []
+  for (const route of app.routes) {
+    const params = matchPath(route.path, url.pathname)
+    if (!params) continue
+    if (route.method !== method) {
+      allowed.push(route.method)
+      continue
+    }
+    try {
+      await route.handler(req, res, { url, params, app })
+    } catch (err) {
+      answerError(app, req, res, err)
+    }
+    return
+  }
+  discardBody(req, res)
+  if (allowed.length > 0) {
+    sendJsonError(
+      res,
+      405,
+      'METHOD_NOT_ALLOWED',
+      `${req.method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}.`,
+      { allow: allowed.join(', ') },
+    )
+  } else {
+    sendJsonError(res, 404, 'NOT_FOUND', `No route for ${req.method} ${url.pathname}.`)
+  }
+}
+
+function answerError(app: ServeApp, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  if (err instanceof SluiceError && typeof err.details.status === 'number') {
+    discardBody(req, res)
+    sendSluiceError(res, err)
+    return
+  }
+  ;(app.options.log ?? logToStderr)(
+    `sluice serve: ${req.method} ${req.url} failed: ${describe(err)}`,
+  )
+  discardBody(req, res)
+  sendJsonError(res, 500, 'INTERNAL', 'The server failed to handle this request.')
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err)
+}
+
+function logToStderr(line: string): void {
+  process.stderr.write(line + '\n')
+}
+
+/** Listen on host:port; resolves with the server once it accepts connections. */
+export async function listen(app: ServeApp, host: string, port: number): Promise<Server> {
+  const server = createServer(app.handler)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return server
+}
+
+/**
+ * Stop gracefully: stop accepting, end open streams, close idle keep-alive
+ * connections, and after `graceMs` drop whatever is still open.
+ */
+export async function shutdown(app: ServeApp, server: Server, graceMs = 3000): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+  await app.close()
+  server.closeIdleConnections()
+  const force = setTimeout(() => server.closeAllConnections(), graceMs)
+  force.unref()
+  await closed
+  clearTimeout(force)
+}
+
+const HELP = `Usage: sluice serve [--host H] [--port P]
+
+  --host H   address to listen on (default 127.0.0.1)
+  --port P   port (default 8080; 0 picks a free one)
+
+Routes: POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100), GET /healthz`
+
 export async function main(argv: string[]): Promise<number | undefined> {
   let host = '127.0.0.1'
   let port = 8080
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--host') host = argv[++i]
-    else if (argv[i] === '--port') port = Number(argv[++i])
-  }
-  const server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
-      return
+    const arg = argv[i]
+    if (arg === '--help' || arg === '-h') {
+      process.stdout.write(HELP + '\n')
+      return 0
     }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}')
-  })
-  await new Promise<void>((resolve) => server.listen(port, host, resolve))
-  process.stdout.write(`sluice serve: listening on http://${host}:${port}\n`)
-  const stop = () => server.close(() => process.exit(0))
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+    if (arg === '--host') host = argv[++i] ?? ''
+    else if (arg === '--port') port = Number(argv[++i])
+    else if (arg.startsWith('--host=')) host = arg.slice(7)
+    else if (arg.startsWith('--port=')) port = Number(arg.slice(7))
+    else {
+      process.stderr.write(`sluice serve: unknown option '${arg}'.\n\n${HELP}\n`)
+      return 2
+    }
+  }
+  if (!host || !Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`sluice serve: --host needs an address and --port a number 0-65535.\n`)
+    return 2
+  }
+  const app = createServeApp()
+  const server = await listen(app, host, port)
+  const addr = server.address()
+  const actualPort = typeof addr === 'object' && addr ? addr.port : port
+  process.stdout.write(`sluice serve: listening on http://${host}:${actualPort}\n`)
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write(`sluice serve: ${signal}, shutting down\n`)
+    const hard = setTimeout(() => process.exit(1), 5000)
+    hard.unref()
+    shutdown(app, server).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
   return undefined
 }

@@ -1,0 +1,255 @@
+/**
+ * `POST /chat`: the guide's main use case, "the client sends one message, the
+ * server streams the answer", answered by a built-in deterministic model
+ * simulator so every client, proxy and browser test has a real stream to read.
+ *
+ * Request: a JSON object with `message` (or `name`, or `data`, as the guide's
+ * Python, Java and Vue clients send). Query parameters:
+ *
+ *   delay=MS        pause before each token (default 30; 0..60000)
+ *   mode=chars      echo the message one character per token (the guide's SseEmitter example);
+ *   mode=words      (default) a deterministic answer, a word per token
+ *   tokens=N        words mode: exactly N tokens (1..100000), the answer repeated as needed
+ *   fail=N          fail after N tokens (to see `event: error`)
+ *   format=envelope the guide's `data:{"code":200,"data":...}` lines, ending with `data:{"code":-200}`
+ *   heartbeat=MS    heartbeat interval (default 15000)
+ *
+ * SSE format: `event: token` with ids 1, 2, ..., then `event: done` with
+ * `{"tokens":N}`; a failure is `event: error` with `{"error","message"}`, a
+ * message safe to show a user.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { envelope } from '../protocol/envelope.js'
+import { SluiceError } from '../protocol/errors.js'
+import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
+import { readJsonBody } from '../server/http-json.js'
+
+export type ChatMode = 'chars' | 'words'
+export type ChatFormat = 'sse' | 'envelope'
+
+export interface ChatParams {
+  message: string
+  mode: ChatMode
+  format: ChatFormat
+  delay: number
+  tokens?: number
+  fail?: number
+  heartbeat?: number
+}
+
+/** Live counters of the simulator (tests read them to see that a model stopped). */
+export interface ChatStats {
+  /** Answers started. */
+  started: number
+  /** Answers being generated now. */
+  active: number
+  /** Answers that ran to the end. */
+  finished: number
+  /** Answers stopped because their stream ended first (client gone, shutdown...). */
+  aborted: number
+  /** Answers that failed (`fail=N`). */
+  failed: number
+  /** Tokens produced, all answers. */
+  tokens: number
+}
+
+export function createChatStats(): ChatStats {
+  return { started: 0, active: 0, finished: 0, aborted: 0, failed: 0, tokens: 0 }
+}
+
+const ANSWERS = [
+  'Server-Sent Events send one set of HTTP headers per stream, then only small event frames.',
+  'An event stream is plain text, yet JSON and base64 envelopes carry any structure or bytes.',
+  'A parser that buffers partial lines never loses or glues events, however the bytes are chunked.',
+  'Reverse proxies must not buffer an event stream; X-Accel-Buffering: no tells nginx so.',
+]
+
+/** The deterministic answer text for a message (same message, same answer). */
+export function answerFor(message: string): string {
+  let h = 2166136261
+  for (let i = 0; i < message.length; i++) h = Math.imul(h ^ message.charCodeAt(i), 16777619)
+  const shown = message.trim() === '' ? 'an empty message' : `"${message.trim()}"`
+  return `You said ${shown}. ${ANSWERS[(h >>> 0) % ANSWERS.length]}`
+}
+
+/** The tokens of an answer: words with their trailing space, or characters (code points). */
+export function tokenize(params: Pick<ChatParams, 'message' | 'mode' | 'tokens'>): string[] {
+  if (params.mode === 'chars') return Array.from(params.message)
+  const words = answerFor(params.message).match(/\S+\s*/g) ?? []
+  if (params.tokens === undefined) return words
+  const out: string[] = []
+  for (let i = 0; i < params.tokens; i++) {
+    const w = words[i % words.length]
+    out.push(i === params.tokens - 1 ? w.trimEnd() : /\s$/.test(w) ? w : w + ' ')
+  }
+  return out
+}
+
+/**
+ * The simulated model: yields tokens, one per `delay` ms, and stops as soon
+ * as `signal` aborts (the pause is cancelled, not waited out).
+ */
+export async function* simulateModel(
+  params: Pick<ChatParams, 'message' | 'mode' | 'tokens' | 'delay' | 'fail'>,
+  signal: AbortSignal,
+): AsyncGenerator<string> {
+  const tokens = tokenize(params)
+  for (let i = 0; i < tokens.length; i++) {
+    if (params.fail !== undefined && i === params.fail) {
+      throw new Error(`simulated model failure after ${i} tokens`)
+    }
+    if (params.delay > 0) await sleep(params.delay, undefined, { signal })
+    signal.throwIfAborted()
+    yield tokens[i]
+  }
+  if (params.fail !== undefined && params.fail >= tokens.length) {
+    throw new Error(`simulated model failure after ${tokens.length} tokens`)
+  }
+}
+
+function intParam(url: URL, name: string, min: number, max: number): number | undefined {
+  const raw = url.searchParams.get(name)
+  if (raw === null || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `Query parameter \`${name}\` must be an integer from ${min} to ${max}; got ${JSON.stringify(raw)}.`,
+      { status: 400 },
+    )
+  }
+  return n
+}
+
+/** Read the query and body of a chat request; throws `SluiceError`s carrying an HTTP status. */
+export async function readChatRequest(req: IncomingMessage, url: URL): Promise<ChatParams> {
+  const modeRaw = url.searchParams.get('mode') ?? 'words'
+  if (modeRaw !== 'chars' && modeRaw !== 'words') {
+    throw new SluiceError('BAD_REQUEST', '`mode` must be `chars` or `words`.', { status: 400 })
+  }
+  const formatRaw = url.searchParams.get('format') ?? 'sse'
+  if (formatRaw !== 'sse' && formatRaw !== 'envelope') {
+    throw new SluiceError('BAD_REQUEST', '`format` must be `sse` or `envelope`.', { status: 400 })
+  }
+  const delay = intParam(url, 'delay', 0, 60_000) ?? 30
+  const tokens = intParam(url, 'tokens', 1, 100_000)
+  const fail = intParam(url, 'fail', 0, 100_000)
+  const heartbeat = intParam(url, 'heartbeat', 0, 3_600_000)
+  const body = await readJsonBody(req)
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new SluiceError(
+      'MISSING_MESSAGE',
+      'The body must be a JSON object with a `message` (or `name`, or `data`) string, e.g. {"message":"Hello"}.',
+      { status: 400 },
+    )
+  }
+  const b = body as Record<string, unknown>
+  const message = [b.message, b.name, b.data].find((v) => typeof v === 'string') as
+    | string
+    | undefined
+  if (message === undefined) {
+    throw new SluiceError(
+      'MISSING_MESSAGE',
+      'The JSON body has no `message` (or `name`, or `data`) string; send e.g. {"message":"Hello"}.',
+      { status: 400 },
+    )
+  }
+  return {
+    message,
+    mode: modeRaw,
+    format: formatRaw,
+    delay,
+    tokens,
+    fail,
+    heartbeat,
+  }
+}
+
+/** The emitter options of a chat stream: envelope streams heartbeat and fail with envelope frames. */
+export function chatStreamOptions(params: ChatParams): EventStreamOptions {
+  const options: EventStreamOptions = {}
+  if (params.heartbeat !== undefined) options.heartbeat = params.heartbeat
+  if (params.format === 'envelope') {
+    options.heartbeatFrame = envelope.keepalive()
+    options.formatError = (err) => envelope.error(safeMessage(err))
+  } else {
+    options.formatError = (err) => ({
+      event: 'error',
+      data: JSON.stringify({ error: errorCode(err), message: safeMessage(err) }),
+    })
+  }
+  return options
+}
+
+function errorCode(err: unknown): string {
+  return err instanceof SluiceError ? err.code : 'MODEL_FAILED'
+}
+
+/** What a user may see: our own errors' messages, never a raw exception. */
+function safeMessage(err: unknown): string {
+  if (err instanceof SluiceError) return err.message
+  return 'The model failed before finishing this answer; please try again.'
+}
+
+/**
+ * Stream the answer on an open stream: tokens, then the end (`done` or the
+ * envelope end frame), or `completeWithError` when the model fails. Returns
+ * when the answer ends or the stream does.
+ */
+export async function streamAnswer(
+  stream: EventStream,
+  params: ChatParams,
+  stats: ChatStats = createChatStats(),
+): Promise<void> {
+  const signal = stream.signal
+  const envelopeMode = params.format === 'envelope'
+  let n = 0
+  stats.started++
+  stats.active++
+  try {
+    for await (const token of simulateModel(params, signal)) {
+      n++
+      stats.tokens++
+      // Awaiting send() is the backpressure: a slow reader slows the model, never fills memory.
+      if (envelopeMode) await stream.write(envelope.chunk(token))
+      else await stream.send({ event: 'token', id: String(n), data: token })
+    }
+    if (envelopeMode) await stream.write(envelope.end())
+    else
+      await stream.send({ event: 'done', id: String(n + 1), data: JSON.stringify({ tokens: n }) })
+    stats.finished++
+    stream.complete()
+  } catch (err) {
+    if (signal.aborted) stats.aborted++
+    else {
+      stats.failed++
+      stream.completeWithError(err)
+    }
+  } finally {
+    stats.active--
+  }
+}
+
+/** Options of the chat route. */
+export interface ChatRouteOptions {
+  stats?: ChatStats
+  /** Opens (and tracks) the stream; defaults to the plain node emitter. */
+  openStream: (
+    req: IncomingMessage,
+    res: ServerResponse,
+    options: EventStreamOptions,
+  ) => EventStream
+}
+
+/** The `POST /chat` handler. Bad requests throw `SluiceError`s with an HTTP status for the router to answer. */
+export function chatHandler(
+  options: ChatRouteOptions,
+): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> {
+  const stats = options.stats ?? createChatStats()
+  return async (req, res, url) => {
+    const params = await readChatRequest(req, url)
+    const stream = options.openStream(req, res, chatStreamOptions(params))
+    await streamAnswer(stream, params, stats)
+  }
+}
