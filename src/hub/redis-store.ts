@@ -1,0 +1,432 @@
+/**
+ * A store on Redis Streams, so several hub nodes act as one hub.
+ *
+ * - One stream per topic (`<prefix>topic:<name>`), trimmed with `MAXLEN ~`.
+ * - One hub-wide counter: a Lua script INCRs `<prefix>seq` and XADDs with the
+ *   explicit id `<seq>-0`, atomically, so stream ids are globally ordered
+ *   within one Redis and a single event id resumes any set of topics.
+ * - An epoch (`<prefix>epoch`, created once with SET NX): a flushed or
+ *   restarted Redis gets a new one, which every node notices.
+ * - One blocking XREAD loop per node over all watched topics, on its own
+ *   connection; commands use another.
+ *
+ * ioredis is an optional peer dependency, loaded on first use.
+ */
+import type { Redis as RedisClient } from 'ioredis'
+import { SluiceError } from '../protocol/errors.js'
+import { formatId, newEpoch } from './ids.js'
+import {
+  DEFAULT_HISTORY,
+  type AppendInput,
+  type HistoryLimits,
+  type ReadResult,
+  type Store,
+  type StoredEvent,
+  type TopicInfo,
+  type WatchListener,
+} from './store.js'
+
+export interface RedisStoreOptions extends HistoryLimits {
+  /** `redis://[:password@]host:port[/db]`; default `redis://127.0.0.1:6379`. */
+  url?: string
+  /** Key prefix; default `sluice:`. Nodes of one hub share it. */
+  prefix?: string
+  /** How long one blocking XREAD waits (ms) before the loop re-checks the epoch. Default 1000. */
+  blockMs?: number
+  /** Entries per stream per XREAD. Default 1000. */
+  batch?: number
+}
+
+// KEYS: epoch, seq, stream. ARGV: candidate epoch, maxLength, data, event, maxAge (0 = none).
+//
+// Trimming is by XDEL of the oldest entries in batches (the amortised effect
+// of `MAXLEN ~`), not by XADD's MAXLEN: XDEL records the stream's
+// `max-deleted-entry-id`, MAXLEN trimming does not, and that id is what tells
+// a reader exactly whether events after its Last-Event-ID were dropped.
+const APPEND_LUA = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+local epoch = redis.call('GET', KEYS[1])
+local seq = redis.call('INCR', KEYS[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowText = string.format('%d', now)
+local id = string.format('%d', seq) .. '-0'
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[3], id, 't', nowText, 'd', ARGV[3], 'e', ARGV[4])
+else
+  redis.call('XADD', KEYS[3], id, 't', nowText, 'd', ARGV[3])
+end
+local maxLength = tonumber(ARGV[2])
+local slack = math.max(1, math.min(100, math.floor(maxLength / 10)))
+local excess = redis.call('XLEN', KEYS[3]) - maxLength
+local ids = {}
+if excess >= slack then
+  local old = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', math.min(excess, 1000))
+  for i, entry in ipairs(old) do ids[i] = entry[1] end
+end
+local maxAge = tonumber(ARGV[5])
+if maxAge > 0 and #ids == 0 then
+  local cutoff = now - maxAge
+  local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 64)
+  for i, entry in ipairs(head) do
+    if tonumber(entry[2][2]) >= cutoff then break end
+    ids[i] = entry[1]
+  end
+end
+if #ids > 0 then redis.call('XDEL', KEYS[3], unpack(ids)) end
+return {epoch, seq, nowText}
+`
+
+type RedisCtor = new (url: string, options: Record<string, unknown>) => RedisClient
+
+async function loadRedis(): Promise<RedisCtor> {
+  let mod: any
+  try {
+    mod = await import('ioredis')
+  } catch (cause) {
+    throw new SluiceError(
+      'MISSING_DEPENDENCY',
+      "redisStore() needs the 'ioredis' package, an optional peer dependency of sluice. Install it: npm install ioredis",
+      {},
+      { cause },
+    )
+  }
+  return (mod.Redis ?? mod.default) as RedisCtor
+}
+
+function seqOf(streamId: string): number {
+  return Number(streamId.slice(0, streamId.indexOf('-')))
+}
+
+function toEvent(epoch: string, topic: string, streamId: string, fields: string[]): StoredEvent {
+  let data = ''
+  let event: string | undefined
+  let time = 0
+  for (let i = 0; i < fields.length; i += 2) {
+    const f = fields[i]
+    if (f === 'd') data = fields[i + 1]
+    else if (f === 'e') event = fields[i + 1]
+    else if (f === 't') time = Number(fields[i + 1])
+  }
+  const seq = seqOf(streamId)
+  const e: StoredEvent = { id: formatId(epoch, seq), epoch, seq, topic, data, time }
+  if (event !== undefined) e.event = event
+  return e
+}
+
+function field(flat: unknown, name: string): unknown {
+  if (!Array.isArray(flat)) return undefined
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]
+  return undefined
+}
+
+/** XREAD replies `[[key, entries], ...]` on RESP2 and a map (flattened `[key, entries, ...]`) on RESP3. */
+function streamsOf(reply: unknown[]): [string, [string, string[]][]][] {
+  if (reply.length === 0 || Array.isArray(reply[0]))
+    return reply as [string, [string, string[]][]][]
+  const out: [string, [string, string[]][]][] = []
+  for (let i = 0; i < reply.length; i += 2) {
+    out.push([reply[i] as string, reply[i + 1] as [string, string[]][]])
+  }
+  return out
+}
+
+interface Watched {
+  listeners: Set<WatchListener>
+  /** Last stream id delivered (or the head when watching began); null until fixed. */
+  cursor: string | null
+  ready: Promise<void>
+}
+
+export async function redisStore(options: RedisStoreOptions = {}): Promise<Store> {
+  const Redis = await loadRedis()
+  const url = options.url ?? 'redis://127.0.0.1:6379'
+  const prefix = options.prefix ?? 'sluice:'
+  const maxLength = options.maxLength ?? DEFAULT_HISTORY
+  const maxAge = options.maxAge ?? 0
+  const blockMs = options.blockMs ?? 1000
+  const batch = options.batch ?? 1000
+  const epochKey = prefix + 'epoch'
+  const seqKey = prefix + 'seq'
+  const topicPrefix = prefix + 'topic:'
+  const keyOf = (topic: string) => topicPrefix + topic
+
+  const cmd = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 })
+  const blocking = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null })
+  cmd.on('error', () => {}) // surfaced through the rejected commands
+  blocking.on('error', () => {})
+  try {
+    await cmd.connect()
+    await blocking.connect()
+  } catch (cause) {
+    cmd.disconnect()
+    blocking.disconnect()
+    throw new SluiceError(
+      'STORE_ERROR',
+      `Cannot connect to Redis at ${url}: ${(cause as Error)?.message ?? cause}. Is redis-server running there?`,
+      { url },
+      { cause },
+    )
+  }
+  cmd.defineCommand('sluiceAppend', { numberOfKeys: 3, lua: APPEND_LUA })
+
+  let blockingId = Number(await blocking.call('CLIENT', 'ID'))
+  blocking.on('ready', () => {
+    blocking.call('CLIENT', 'ID').then(
+      (id) => (blockingId = Number(id)),
+      () => {},
+    )
+  })
+
+  async function currentEpoch(): Promise<string> {
+    await cmd.set(epochKey, newEpoch(), 'NX')
+    return (await cmd.get(epochKey)) as string
+  }
+
+  let knownEpoch = await currentEpoch()
+  const watched = new Map<string, Watched>()
+  let closed = false
+  let state: 'idle' | 'reading' | 'busy' = 'busy'
+  let wake: (() => void) | null = null
+
+  function poke(): void {
+    if (state === 'idle' && wake) wake()
+    else if (state === 'reading') cmd.call('CLIENT', 'UNBLOCK', String(blockingId)).catch(() => {})
+  }
+
+  function dispatch(reply: [string, [string, string[]][]][]): void {
+    let limit = Number.POSITIVE_INFINITY
+    const all: { w: Watched; topic: string; id: string; seq: number; fields: string[] }[] = []
+    for (const [key, entries] of reply) {
+      const topic = key.slice(topicPrefix.length)
+      const w = watched.get(topic)
+      if (!w || entries.length === 0) continue
+      // A stream cut off at COUNT may hold older events than another stream's
+      // newest: deliver only up to the lowest such cut, the rest comes next read.
+      if (entries.length >= batch) limit = Math.min(limit, seqOf(entries[entries.length - 1][0]))
+      for (const [id, fields] of entries) all.push({ w, topic, id, seq: seqOf(id), fields })
+    }
+    all.sort((a, b) => a.seq - b.seq)
+    for (const x of all) {
+      if (x.seq > limit) break
+      if (watched.get(x.topic) !== x.w) continue
+      x.w.cursor = x.id
+      const event = toEvent(knownEpoch, x.topic, x.id, x.fields)
+      for (const l of x.w.listeners) {
+        try {
+          l.onEvent(event)
+        } catch {
+          // one listener's failure does not stop the others
+        }
+      }
+    }
+  }
+
+  async function checkEpoch(): Promise<void> {
+    const epoch = await currentEpoch()
+    if (epoch === knownEpoch) return
+    const previousEpoch = knownEpoch
+    knownEpoch = epoch
+    const notified = new Set<WatchListener>()
+    for (const w of watched.values()) {
+      if (w.cursor !== null) w.cursor = '0-0'
+      for (const l of w.listeners) {
+        if (notified.has(l)) continue
+        notified.add(l)
+        try {
+          l.onReset?.({ epoch, previousEpoch })
+        } catch {}
+      }
+    }
+  }
+
+  async function loop(): Promise<void> {
+    while (!closed) {
+      const keys: string[] = []
+      const cursors: string[] = []
+      for (const [topic, w] of watched) {
+        if (w.cursor === null) continue
+        keys.push(keyOf(topic))
+        cursors.push(w.cursor)
+      }
+      if (keys.length === 0) {
+        state = 'idle'
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, blockMs).unref?.()
+        })
+        wake = null
+        state = 'busy'
+        if (!closed && watched.size > 0) await checkEpoch().catch(() => {})
+        continue
+      }
+      try {
+        state = 'reading'
+        const reply = (await blocking.call(
+          'XREAD',
+          'COUNT',
+          String(batch),
+          'BLOCK',
+          String(blockMs),
+          'STREAMS',
+          ...keys,
+          ...cursors,
+        )) as unknown[] | null
+        state = 'busy'
+        if (reply) dispatch(streamsOf(reply))
+        await checkEpoch()
+      } catch {
+        state = 'busy'
+        if (closed) break
+        await new Promise((r) => setTimeout(r, 250))
+      }
+    }
+  }
+  void loop()
+
+  return {
+    kind: 'redis',
+
+    async epoch() {
+      return currentEpoch()
+    },
+
+    async append(topic: string, input: AppendInput): Promise<StoredEvent> {
+      let reply: [string, number, string]
+      try {
+        reply = (await (cmd as any).sluiceAppend(
+          epochKey,
+          seqKey,
+          keyOf(topic),
+          newEpoch(),
+          String(maxLength),
+          input.data,
+          input.event ?? '',
+          String(maxAge),
+        )) as [string, number, string]
+      } catch (cause) {
+        throw new SluiceError(
+          'STORE_ERROR',
+          `Redis append failed: ${(cause as Error)?.message ?? cause}`,
+          {},
+          { cause },
+        )
+      }
+      const [epoch, seq, time] = reply
+      const e: StoredEvent = {
+        id: formatId(epoch, Number(seq)),
+        epoch,
+        seq: Number(seq),
+        topic,
+        data: input.data,
+        time: Number(time),
+      }
+      if (input.event) e.event = input.event
+      return e
+    },
+
+    async read(topics: readonly string[], afterSeq: number): Promise<ReadResult> {
+      const unique = [...new Set(topics)]
+      const epoch = await currentEpoch()
+      const m = cmd.multi()
+      m.get(epochKey)
+      m.time()
+      for (const topic of unique) {
+        m.call('XINFO', 'STREAM', keyOf(topic))
+        m.xrange(keyOf(topic), afterSeq > 0 ? '(' + afterSeq + '-0' : '-', '+')
+      }
+      const res = (await m.exec()) ?? []
+      const now = Number((res[1][1] as string[])[0]) * 1000
+      const cutoff = maxAge > 0 ? now - maxAge : Number.NEGATIVE_INFINITY
+      const readEpoch = (res[0][1] as string | null) ?? epoch
+      const events: StoredEvent[] = []
+      let truncated = false
+      for (let i = 0; i < unique.length; i++) {
+        const [infoErr, info] = res[2 + i * 2]
+        const [rangeErr, range] = res[3 + i * 2]
+        if (rangeErr) throw new SluiceError('STORE_ERROR', `Redis read failed: ${rangeErr.message}`)
+        if (!infoErr) {
+          const maxDeleted = field(info, 'max-deleted-entry-id')
+          if (typeof maxDeleted === 'string' && seqOf(maxDeleted) > afterSeq) truncated = true
+        }
+        for (const [id, fields] of range as [string, string[]][]) {
+          const e = toEvent(readEpoch, unique[i], id, fields)
+          if (e.time < cutoff) {
+            truncated = true
+            continue
+          }
+          events.push(e)
+        }
+      }
+      if (unique.length > 1) events.sort((a, b) => a.seq - b.seq)
+      return { epoch: readEpoch, events, truncated }
+    },
+
+    async watch(topic: string, listener: WatchListener): Promise<() => void> {
+      let w = watched.get(topic)
+      if (!w) {
+        let fix!: () => void
+        const entry: Watched = {
+          listeners: new Set(),
+          cursor: null,
+          ready: new Promise<void>((r) => (fix = r)),
+        }
+        w = entry
+        watched.set(topic, entry)
+        // Every event appended after this GET has a higher seq: start there.
+        cmd.get(seqKey).then(
+          (seq) => {
+            entry.cursor = (seq ?? '0') + '-0'
+            fix()
+            poke()
+          },
+          () => {
+            entry.cursor = '0-0'
+            fix()
+            poke()
+          },
+        )
+      }
+      w.listeners.add(listener)
+      await w.ready
+      const mine = w
+      return () => {
+        mine.listeners.delete(listener)
+        if (mine.listeners.size === 0 && watched.get(topic) === mine) watched.delete(topic)
+      }
+    },
+
+    async info(topic: string): Promise<TopicInfo | null> {
+      let info: unknown
+      try {
+        info = await cmd.call('XINFO', 'STREAM', keyOf(topic))
+      } catch {
+        return null
+      }
+      const first = field(info, 'first-entry') as [string, string[]] | null
+      const last = field(info, 'last-entry') as [string, string[]] | null
+      const maxDeleted = field(info, 'max-deleted-entry-id')
+      return {
+        length: Number(field(info, 'length') ?? 0),
+        firstSeq: first ? seqOf(first[0]) : 0,
+        lastSeq: last ? seqOf(last[0]) : 0,
+        trimmedSeq: typeof maxDeleted === 'string' ? seqOf(maxDeleted) : 0,
+      }
+    },
+
+    async expire(topic: string, ttlMs: number): Promise<void> {
+      await cmd.pexpire(keyOf(topic), Math.max(1, Math.round(ttlMs)))
+    },
+
+    async delete(topic: string): Promise<void> {
+      await cmd.del(keyOf(topic))
+    },
+
+    async close(): Promise<void> {
+      closed = true
+      wake?.()
+      blocking.disconnect()
+      await cmd.quit().catch(() => cmd.disconnect())
+    },
+  }
+}
