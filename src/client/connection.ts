@@ -213,7 +213,7 @@ export async function runEventStream(
           typeof headersOption === 'function' ? await headersOption() : headersOption,
         )
         if (!headers.has('accept')) headers.set('accept', EventStreamContentType)
-        if (parser.lastEventId !== '') headers.set('last-event-id', parser.lastEventId)
+        if (parser.lastEventId !== '') headers.set('last-event-id', headerValue(parser.lastEventId))
         else headers.delete('last-event-id')
         if (hooks.spec && !headers.has('cache-control')) headers.set('cache-control', 'no-cache')
         const req: RequestInit = { ...rest, headers, signal: ctrl.signal }
@@ -315,6 +315,18 @@ export async function runEventStream(
     signal?.removeEventListener('abort', onUserAbort)
     if (watchVisibility) doc.removeEventListener('visibilitychange', onVisibility)
   }
+}
+
+/**
+ * A header value is a byte string; an id may hold any Unicode. Browsers send
+ * the id's UTF-8 bytes (WPT format-field-id-2), and so does this: each byte
+ * becomes one char, which fetch writes as that byte.
+ */
+function headerValue(id: string): string {
+  if (/^[\x00-\x7f]*$/.test(id)) return id
+  let out = ''
+  for (const b of new TextEncoder().encode(id)) out += String.fromCharCode(b)
+  return out
 }
 
 function isSluiceExhausted(err: unknown): boolean {
