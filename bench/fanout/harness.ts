@@ -1,0 +1,668 @@
+/**
+ * The fan-out harness. For each variant and scenario: a fresh server process
+ * (servers/<variant>.ts, started with `node --import tsx`), a fresh load
+ * process (load.ts), a fresh redis-server for the Redis variant, all on
+ * loopback. Server CPU and RSS come from /proc; delivered events and latency
+ * from the load process. Every wait is bounded in time, every loop in count.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Delivered, LatencySummary, LoadRequest, Opened, Transport } from './load.js'
+import { cpuMs, rssKb, sampleRss } from './proc.js'
+import { commandStats, type RedisServer, resetStats, startRedis } from './redis.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+export const ROOT = join(HERE, '..', '..')
+
+export interface Variant {
+  name: string
+  label: string
+  script: string
+  transport: Transport
+  path: string
+  /** Start a redis-server for it and pass REDIS_URL. */
+  redis?: boolean
+  /** Ours (compared against the rivals) or a rival. */
+  ours: boolean
+  /** Files that must exist for the variant to run (the code it measures). */
+  needs?: string[]
+}
+
+export const VARIANTS: Variant[] = [
+  {
+    name: 'sluice-hub',
+    label: 'sluice hub (memory)',
+    script: 'sluice-hub.ts',
+    transport: 'sse',
+    path: '/events?topic=bench',
+    ours: true,
+    needs: ['src/hub/index.ts'],
+  },
+  {
+    name: 'sluice-hub-redis',
+    label: 'sluice hub (Redis)',
+    script: 'sluice-hub.ts',
+    transport: 'sse',
+    path: '/events?topic=bench',
+    redis: true,
+    ours: true,
+    needs: ['src/hub/index.ts', 'src/hub/redis-store.ts'],
+  },
+  {
+    name: 'sluice-server',
+    label: 'sluice emitter',
+    script: 'sluice-server.ts',
+    transport: 'sse',
+    path: '/events',
+    ours: true,
+    needs: ['src/server/index.ts'],
+  },
+  {
+    name: 'raw',
+    label: 'raw node:http',
+    script: 'raw.ts',
+    transport: 'sse',
+    path: '/events',
+    ours: false,
+  },
+  { name: 'ws', label: 'ws WebSocket', script: 'ws.ts', transport: 'ws', path: '/ws', ours: false },
+  {
+    name: 'better-sse',
+    label: 'better-sse Channel',
+    script: 'better-sse.ts',
+    transport: 'sse',
+    path: '/events',
+    ours: false,
+  },
+  {
+    name: 'hono',
+    label: 'Hono streamSSE',
+    script: 'hono.ts',
+    transport: 'sse',
+    path: '/events',
+    ours: false,
+  },
+]
+
+export function available(v: Variant): boolean {
+  return (v.needs ?? []).every((f) => existsSync(join(ROOT, f)))
+}
+
+export type ScenarioName = 'throughput' | 'latency' | 'idle' | 'ramp' | 'large' | 'redis'
+export const SCENARIOS: ScenarioName[] = ['throughput', 'latency', 'idle', 'ramp', 'large', 'redis']
+
+export interface Scale {
+  throughput: { conns: number; msgs: number; size: number }
+  latency: { conns: number; rate: number; seconds: number; size: number }[]
+  idle: { conns: number }
+  ramp: { conns: number; concurrency: number }
+  large: { conns: number; msgs: number; size: number }
+  redis: { subs: number[]; msgs: number; size: number }
+  /** Upper bound on any one wait for deliveries, in ms. */
+  timeoutMs: number
+}
+
+export const FULL: Scale = {
+  throughput: { conns: 1000, msgs: 2000, size: 100 },
+  latency: [
+    { conns: 1000, rate: 20, seconds: 10, size: 100 },
+    { conns: 100, rate: 100, seconds: 10, size: 100 },
+  ],
+  idle: { conns: 10_000 },
+  ramp: { conns: 5000, concurrency: 200 },
+  large: { conns: 100, msgs: 100, size: 64 * 1024 },
+  redis: { subs: [10, 1000], msgs: 500, size: 100 },
+  timeoutMs: 240_000,
+}
+
+export const QUICK: Scale = {
+  throughput: { conns: 200, msgs: 300, size: 100 },
+  latency: [
+    { conns: 200, rate: 20, seconds: 3, size: 100 },
+    { conns: 50, rate: 100, seconds: 3, size: 100 },
+  ],
+  idle: { conns: 1000 },
+  ramp: { conns: 500, concurrency: 100 },
+  large: { conns: 20, msgs: 20, size: 64 * 1024 },
+  redis: { subs: [10, 100], msgs: 100, size: 100 },
+  timeoutMs: 60_000,
+}
+
+export interface ThroughputResult {
+  conns: number
+  msgs: number
+  size: number
+  delivered: number
+  expected: number
+  seconds: number
+  eventsPerSec: number
+  serverCpuMs: number
+  cpuUsPerEvent: number
+  redisCpuMs?: number
+  loadCpuMs: number
+  peakRssMb: number
+  /** Body bytes on the wire per delivered event, after the handshake (framing included). */
+  wireBytesPerEvent: number
+  timedOut: boolean
+}
+
+export interface LatencyResult {
+  conns: number
+  rate: number
+  seconds: number
+  delivered: number
+  expected: number
+  p50Ms: number
+  p99Ms: number
+  p999Ms: number
+  maxMs: number
+  serverCpuMs: number
+  cpuUsPerEvent: number
+  timedOut: boolean
+}
+
+export interface IdleResult {
+  conns: number
+  opened: number
+  rssBeforeMb: number
+  rssAfterMb: number
+  kbPerConn: number
+}
+
+export interface RampResult {
+  conns: number
+  opened: number
+  failed: number
+  seconds: number
+  acceptedPerSec: number
+}
+
+export interface RedisResult {
+  subs: number
+  published: number
+  delivered: number
+  expected: number
+  commands: Record<string, number>
+  totalCalls: number
+  callsPerPublish: number
+}
+
+export interface VariantResult {
+  variant: string
+  label: string
+  ours: boolean
+  throughput?: ThroughputResult
+  latency?: LatencyResult[]
+  idle?: IdleResult
+  ramp?: RampResult
+  large?: ThroughputResult
+  redis?: RedisResult[]
+  errors: string[]
+}
+
+export interface RunOptions {
+  variants: Variant[]
+  scenarios: ScenarioName[]
+  scale: Scale
+  log?: (line: string) => void
+}
+
+// ---------------------------------------------------------------------------
+// processes
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** `node --import tsx <args>` with the open-files limit raised (10,000 sockets need it). */
+function spawnNode(args: string[], env: NodeJS.ProcessEnv, ipc: boolean): ChildProcess {
+  return spawn(
+    'sh',
+    [
+      '-c',
+      'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"',
+      'sh',
+      process.execPath,
+      '--import',
+      'tsx',
+      ...args,
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    },
+  )
+}
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  const exited = new Promise((r) => proc.once('exit', r))
+  proc.kill('SIGTERM')
+  const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(t)
+}
+
+interface ServerHandle {
+  port: number
+  pid: number
+  proc: ChildProcess
+  output(): string
+}
+
+async function startServer(variant: Variant, env: NodeJS.ProcessEnv): Promise<ServerHandle> {
+  const proc = spawnNode(['--expose-gc', join(HERE, 'servers', variant.script)], env, false)
+  let out = ''
+  proc.stderr?.on('data', (d) => (out += d))
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${variant.name} did not start in 30 s: ${out.slice(-800)}`)),
+      30_000,
+    )
+    proc.stdout?.on('data', (d) => {
+      out += d
+      const m = /READY (\d+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve(Number(m[1]))
+      }
+    })
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${variant.name} exited (${code}) before it was ready: ${out.slice(-800)}`))
+    })
+  })
+  return { port, pid: proc.pid!, proc, output: () => out }
+}
+
+class Load {
+  private waiting: ((m: any) => void)[] = []
+  private constructor(readonly proc: ChildProcess) {
+    proc.on('message', (m) => this.waiting.shift()?.(m))
+  }
+
+  static async start(): Promise<Load> {
+    const proc = spawnNode([join(HERE, 'load.ts')], {}, true)
+    let err = ''
+    proc.stderr?.on('data', (d) => (err += d))
+    const load = new Load(proc)
+    await Promise.race([
+      load.next(),
+      new Promise((_, reject) =>
+        proc.once('exit', (c) => reject(new Error(`load process exited (${c}): ${err}`))),
+      ),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`load process did not start: ${err}`)), 30_000),
+      ),
+    ])
+    return load
+  }
+
+  get pid(): number {
+    return this.proc.pid!
+  }
+
+  private next<T>(): Promise<T> {
+    return new Promise((resolve) => this.waiting.push(resolve))
+  }
+
+  request<T>(msg: LoadRequest): Promise<T> {
+    const reply = this.next<T>()
+    this.proc.send(msg)
+    return reply
+  }
+
+  /** Arms the counters; resolves `armed` once they are reset, `delivered` when done. */
+  expect(msg: Extract<LoadRequest, { type: 'expect' }>): {
+    armed: Promise<void>
+    delivered: Promise<Delivered>
+  } {
+    const armed = this.next<void>()
+    const delivered = this.next<Delivered>()
+    this.proc.send(msg)
+    return { armed, delivered }
+  }
+
+  stop(): Promise<void> {
+    return stopProcess(this.proc)
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+function nowUs(): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
+async function control(port: number, path: string, method = 'POST'): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${port}/__bench/${path}`, { method })
+  const body = await res.json()
+  if (!res.ok) throw new Error(`control ${path}: ${res.status} ${JSON.stringify(body)}`)
+  return body
+}
+
+/** Waits until the server counts `n` subscribers (subscription may register after the head is sent). */
+async function waitCount(port: number, n: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  let count = 0
+  while (Date.now() < deadline) {
+    count = (await control(port, 'count', 'GET')).count
+    if (count >= n) return count
+    await sleep(50)
+  }
+  return count
+}
+
+interface Ctx {
+  server: ServerHandle
+  load: Load
+  redis?: RedisServer
+}
+
+async function withProcesses<T>(variant: Variant, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+  let redis: RedisServer | undefined
+  let server: ServerHandle | undefined
+  let load: Load | undefined
+  try {
+    if (variant.redis) redis = await startRedis(await freePort())
+    server = await startServer(variant, {
+      BENCH_VARIANT: variant.name,
+      ...(redis ? { REDIS_URL: redis.url } : {}),
+    })
+    load = await Load.start()
+    return await fn({ server, load, redis })
+  } finally {
+    await load?.stop()
+    if (server) await stopProcess(server.proc)
+    await redis?.stop()
+  }
+}
+
+async function openAll(
+  ctx: Ctx,
+  variant: Variant,
+  n: number,
+  concurrency: number,
+  timeoutMs: number,
+): Promise<Opened> {
+  const opened = await ctx.load.request<Opened>({
+    type: 'open',
+    port: ctx.server.port,
+    path: variant.path,
+    transport: variant.transport,
+    n,
+    concurrency,
+    timeoutMs,
+  })
+  if (opened.ok < n) {
+    throw new Error(
+      `${variant.name}: opened ${opened.ok} of ${n} connections: ${opened.errors.join('; ')}`,
+    )
+  }
+  const counted = await waitCount(ctx.server.port, n, 30_000)
+  if (counted < n)
+    throw new Error(`${variant.name}: server counts ${counted} of ${n} subscribers after 30 s`)
+  return opened
+}
+
+// ---------------------------------------------------------------------------
+// scenarios
+
+async function throughput(
+  variant: Variant,
+  spec: { conns: number; msgs: number; size: number },
+  timeoutMs: number,
+): Promise<ThroughputResult> {
+  return withProcesses(variant, async (ctx) => {
+    await openAll(ctx, variant, spec.conns, 200, timeoutMs)
+    const { armed, delivered } = ctx.load.expect({
+      type: 'expect',
+      perConn: spec.msgs,
+      latency: false,
+      timeoutMs,
+    })
+    await armed
+    const rss = sampleRss(ctx.server.pid)
+    const cpu0 = cpuMs(ctx.server.pid)
+    const redis0 = ctx.redis ? cpuMs(ctx.redis.pid) : 0
+    const load0 = cpuMs(ctx.load.pid)
+    const t0 = nowUs()
+    const published = control(ctx.server.port, `burst?count=${spec.msgs}&size=${spec.size}`)
+    const got = await delivered
+    await published
+    const serverCpuMs = cpuMs(ctx.server.pid) - cpu0
+    const redisCpuMs = ctx.redis ? cpuMs(ctx.redis.pid) - redis0 : undefined
+    const loadCpuMs = cpuMs(ctx.load.pid) - load0
+    const peak = rss.stop()
+    const seconds = Math.max(1e-6, ((got.lastUs || nowUs()) - t0) / 1e6)
+    return {
+      conns: spec.conns,
+      msgs: spec.msgs,
+      size: spec.size,
+      delivered: got.delivered,
+      expected: got.expected,
+      seconds,
+      eventsPerSec: got.delivered / seconds,
+      serverCpuMs,
+      cpuUsPerEvent: got.delivered ? (serverCpuMs * 1000) / got.delivered : 0,
+      redisCpuMs,
+      loadCpuMs,
+      peakRssMb: peak / 1024,
+      wireBytesPerEvent: got.delivered ? got.bytes / got.delivered : 0,
+      timedOut: got.timedOut,
+    }
+  })
+}
+
+async function latency(
+  variant: Variant,
+  spec: { conns: number; rate: number; seconds: number; size: number },
+  timeoutMs: number,
+): Promise<LatencyResult> {
+  return withProcesses(variant, async (ctx) => {
+    await openAll(ctx, variant, spec.conns, 200, timeoutMs)
+    const count = Math.round(spec.rate * spec.seconds)
+    const { armed, delivered } = ctx.load.expect({
+      type: 'expect',
+      perConn: count,
+      latency: true,
+      timeoutMs: Math.min(timeoutMs, spec.seconds * 1000 + 60_000),
+    })
+    await armed
+    const cpu0 = cpuMs(ctx.server.pid)
+    const published = control(
+      ctx.server.port,
+      `rate?count=${count}&rate=${spec.rate}&size=${spec.size}`,
+    )
+    const got = await delivered
+    await published
+    const serverCpuMs = cpuMs(ctx.server.pid) - cpu0
+    const l: LatencySummary = got.latency ?? {
+      samples: 0,
+      p50: 0,
+      p99: 0,
+      p999: 0,
+      max: 0,
+      mean: 0,
+    }
+    return {
+      conns: spec.conns,
+      rate: spec.rate,
+      seconds: spec.seconds,
+      delivered: got.delivered,
+      expected: got.expected,
+      p50Ms: l.p50 / 1000,
+      p99Ms: l.p99 / 1000,
+      p999Ms: l.p999 / 1000,
+      maxMs: l.max / 1000,
+      serverCpuMs,
+      cpuUsPerEvent: got.delivered ? (serverCpuMs * 1000) / got.delivered : 0,
+      timedOut: got.timedOut,
+    }
+  })
+}
+
+async function idle(
+  variant: Variant,
+  spec: { conns: number },
+  timeoutMs: number,
+): Promise<IdleResult> {
+  return withProcesses(variant, async (ctx) => {
+    await control(ctx.server.port, 'gc')
+    await sleep(300)
+    const before = rssKb(ctx.server.pid)
+    const opened = await openAll(ctx, variant, spec.conns, 200, timeoutMs)
+    await sleep(1000)
+    await control(ctx.server.port, 'gc')
+    await sleep(300)
+    const after = rssKb(ctx.server.pid)
+    return {
+      conns: spec.conns,
+      opened: opened.ok,
+      rssBeforeMb: before / 1024,
+      rssAfterMb: after / 1024,
+      kbPerConn: (after - before) / spec.conns,
+    }
+  })
+}
+
+async function ramp(
+  variant: Variant,
+  spec: { conns: number; concurrency: number },
+  timeoutMs: number,
+): Promise<RampResult> {
+  return withProcesses(variant, async (ctx) => {
+    const opened = await openAll(ctx, variant, spec.conns, spec.concurrency, timeoutMs)
+    const seconds = opened.ms / 1000
+    return {
+      conns: spec.conns,
+      opened: opened.ok,
+      failed: opened.failed,
+      seconds,
+      acceptedPerSec: opened.ok / seconds,
+    }
+  })
+}
+
+async function redisCommands(
+  variant: Variant,
+  spec: { subs: number[]; msgs: number; size: number },
+  timeoutMs: number,
+): Promise<RedisResult[]> {
+  const out: RedisResult[] = []
+  for (const subs of spec.subs) {
+    out.push(
+      await withProcesses(variant, async (ctx) => {
+        if (!ctx.redis) throw new Error(`${variant.name} has no Redis`)
+        await openAll(ctx, variant, subs, 200, timeoutMs)
+        const { armed, delivered } = ctx.load.expect({
+          type: 'expect',
+          perConn: spec.msgs,
+          latency: false,
+          timeoutMs,
+        })
+        await armed
+        await resetStats(ctx.redis.port)
+        const published = control(ctx.server.port, `burst?count=${spec.msgs}&size=${spec.size}`)
+        const got = await delivered
+        await published
+        await sleep(200)
+        const stats = await commandStats(ctx.redis.port)
+        // The harness's own INFO / CONFIG are not the hub's.
+        delete stats.info
+        delete stats['config|resetstat']
+        delete stats.config
+        const totalCalls = Object.values(stats).reduce((a, b) => a + b, 0)
+        return {
+          subs,
+          published: spec.msgs,
+          delivered: got.delivered,
+          expected: got.expected,
+          commands: stats,
+          totalCalls,
+          callsPerPublish: totalCalls / spec.msgs,
+        }
+      }),
+    )
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------
+
+export interface BenchResults {
+  date: string
+  scale: Scale
+  results: VariantResult[]
+}
+
+export async function runBench(opts: RunOptions): Promise<BenchResults> {
+  const log = opts.log ?? (() => {})
+  const { scale } = opts
+  const results: VariantResult[] = []
+  for (const variant of opts.variants) {
+    const r: VariantResult = {
+      variant: variant.name,
+      label: variant.label,
+      ours: variant.ours,
+      errors: [],
+    }
+    results.push(r)
+    if (!available(variant)) {
+      r.errors.push(`not built yet: needs ${(variant.needs ?? []).join(', ')}`)
+      log(`${variant.name}: skipped (${r.errors[0]})`)
+      continue
+    }
+    const attempt = async (name: string, fn: () => Promise<void>) => {
+      if (!opts.scenarios.includes(name as ScenarioName)) return
+      const started = performance.now()
+      try {
+        await fn()
+        log(
+          `${variant.name} ${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+        )
+      } catch (err) {
+        const msg = `${name}: ${err instanceof Error ? err.message : String(err)}`
+        r.errors.push(msg)
+        log(`${variant.name} ${msg}`)
+      }
+    }
+    await attempt('throughput', async () => {
+      r.throughput = await throughput(variant, scale.throughput, scale.timeoutMs)
+    })
+    await attempt('latency', async () => {
+      r.latency = []
+      for (const spec of scale.latency)
+        r.latency.push(await latency(variant, spec, scale.timeoutMs))
+    })
+    await attempt('idle', async () => {
+      r.idle = await idle(variant, scale.idle, scale.timeoutMs)
+    })
+    await attempt('ramp', async () => {
+      r.ramp = await ramp(variant, scale.ramp, scale.timeoutMs)
+    })
+    await attempt('large', async () => {
+      r.large = await throughput(variant, scale.large, scale.timeoutMs)
+    })
+    if (variant.redis) {
+      await attempt('redis', async () => {
+        r.redis = await redisCommands(variant, scale.redis, scale.timeoutMs)
+      })
+    }
+  }
+  return { date: new Date().toISOString(), scale, results }
+}

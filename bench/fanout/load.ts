@@ -1,0 +1,321 @@
+/**
+ * The load process: opens N event-stream (or WebSocket) connections over raw
+ * TCP and counts what arrives. It runs as its own process (forked by the
+ * harness), so its CPU never lands on the server's account.
+ *
+ * Counting is cheap on purpose: every payload starts with `{"t":` (see
+ * servers/common.ts), so an event is one `Buffer.indexOf` hit in the raw bytes,
+ * whatever the framing (SSE `data:` lines inside HTTP chunks, or WebSocket
+ * frames). Only the latency mode reads the number after the marker: the
+ * publish time in microseconds on the monotonic clock, which every process on
+ * the machine shares.
+ */
+import { connect, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+
+export type Transport = 'sse' | 'ws'
+
+export type LoadRequest =
+  | {
+      type: 'open'
+      port: number
+      path: string
+      transport: Transport
+      n: number
+      /** Connections being opened at once. */
+      concurrency: number
+      timeoutMs: number
+    }
+  /** Reset the counters (answered with `armed`), then answer `delivered` once every connection has `perConn` events. */
+  | { type: 'expect'; perConn: number; latency: boolean; timeoutMs: number; sampleCap?: number }
+  | { type: 'close' }
+
+export interface Opened {
+  type: 'opened'
+  ok: number
+  failed: number
+  /** Milliseconds from the first connect to the last response head. */
+  ms: number
+  errors: string[]
+}
+
+export interface LatencySummary {
+  samples: number
+  p50: number
+  p99: number
+  p999: number
+  max: number
+  mean: number
+}
+
+export interface Delivered {
+  type: 'delivered'
+  delivered: number
+  expected: number
+  /** Connections that got everything they were owed. */
+  complete: number
+  /** Body bytes received during the phase (after the response head), all connections. */
+  bytes: number
+  /** Monotonic microseconds of the first and the last event seen in the phase. */
+  firstUs: number
+  lastUs: number
+  /** Latency in microseconds (latency mode only). */
+  latency?: LatencySummary
+  timedOut: boolean
+}
+
+const MARKER = Buffer.from('{"t":')
+const M = MARKER.length
+const HEAD_END = Buffer.from('\r\n\r\n')
+
+function nowUs(): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
+class Conn {
+  headDone = false
+  head: Buffer | undefined
+  count = 0
+  bytes = 0
+  /** Last up to M-1 bytes of the previous chunk (a marker may straddle chunks). */
+  tail: Buffer | undefined
+  /** Latency mode: bytes from an incomplete marker+number at the end of the previous chunk. */
+  carry: Buffer | undefined
+  constructor(readonly socket: Socket) {}
+}
+
+let conns: Conn[] = []
+let latencyMode = false
+let perConn = Number.POSITIVE_INFINITY
+let completeConns = 0
+let delivered = 0
+let firstUs = 0
+let lastUs = 0
+let samples: Float64Array = new Float64Array(0)
+let sampleCount = 0
+let onComplete: (() => void) | undefined
+
+function counted(c: Conn, n: number, at: number): void {
+  if (n === 0) return
+  if (firstUs === 0) firstUs = at
+  lastUs = at
+  const before = c.count
+  c.count += n
+  delivered += n
+  if (before < perConn && c.count >= perConn) {
+    completeConns++
+    if (completeConns === conns.length) onComplete?.()
+  }
+}
+
+/** Count markers in a body chunk without copying it. */
+function countChunk(c: Conn, buf: Buffer): number {
+  let n = 0
+  if (c.tail) {
+    const edge = Buffer.concat([c.tail, buf.subarray(0, M - 1)])
+    const at = edge.indexOf(MARKER)
+    if (at !== -1 && at < c.tail.length) n++
+  }
+  let pos = 0
+  for (;;) {
+    const at = buf.indexOf(MARKER, pos)
+    if (at === -1) break
+    n++
+    pos = at + M
+  }
+  const keep = Math.min(M - 1, buf.length)
+  c.tail = Buffer.from(buf.subarray(buf.length - keep))
+  return n
+}
+
+/** Count markers and read the timestamp after each (latency mode). */
+function latencyChunk(c: Conn, chunk: Buffer, now: number): number {
+  const buf = c.carry ? Buffer.concat([c.carry, chunk]) : chunk
+  c.carry = undefined
+  let n = 0
+  let pos = 0
+  for (;;) {
+    const at = buf.indexOf(MARKER, pos)
+    if (at === -1) {
+      const keep = Math.min(M - 1, buf.length - pos)
+      if (keep > 0) c.carry = Buffer.from(buf.subarray(buf.length - keep))
+      break
+    }
+    let i = at + M
+    let t = 0
+    while (i < buf.length) {
+      const d = buf[i] - 48
+      if (d < 0 || d > 9) break
+      t = t * 10 + d
+      i++
+    }
+    if (i === buf.length) {
+      c.carry = Buffer.from(buf.subarray(at))
+      break
+    }
+    n++
+    if (sampleCount < samples.length) samples[sampleCount++] = now - t
+    pos = i
+  }
+  return n
+}
+
+function onBody(c: Conn, buf: Buffer): void {
+  if (buf.length === 0) return
+  c.bytes += buf.length
+  if (latencyMode) {
+    const now = nowUs()
+    counted(c, latencyChunk(c, buf, now), now)
+  } else {
+    const n = countChunk(c, buf)
+    if (n) counted(c, n, nowUs())
+  }
+}
+
+function requestHead(port: number, path: string, transport: Transport): string {
+  const lines = [`GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`]
+  if (transport === 'ws') {
+    lines.push(
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      'Sec-WebSocket-Version: 13',
+    )
+  } else {
+    lines.push('Accept: text/event-stream', 'Cache-Control: no-cache')
+  }
+  return lines.join('\r\n') + '\r\n\r\n'
+}
+
+function openOne(port: number, path: string, transport: Transport): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', noDelay: true })
+    const c = new Conn(socket)
+    const expectStatus = transport === 'ws' ? ' 101 ' : ' 200 '
+    socket.once('connect', () => socket.write(requestHead(port, path, transport)))
+    socket.on('error', (err) => {
+      if (!c.headDone) reject(err)
+    })
+    socket.on('data', (chunk: Buffer) => {
+      if (c.headDone) return onBody(c, chunk)
+      c.head = c.head ? Buffer.concat([c.head, chunk]) : chunk
+      const end = c.head.indexOf(HEAD_END)
+      if (end === -1) return
+      const status = c.head.subarray(0, c.head.indexOf('\r\n')).toString('latin1')
+      if (!status.includes(expectStatus)) {
+        socket.destroy()
+        reject(new Error(`unexpected response: ${status}`))
+        return
+      }
+      c.headDone = true
+      const rest = c.head.subarray(end + HEAD_END.length)
+      c.head = undefined
+      resolve(c)
+      onBody(c, rest)
+    })
+  })
+}
+
+async function open(req: Extract<LoadRequest, { type: 'open' }>): Promise<Opened> {
+  const started = performance.now()
+  const deadline = started + req.timeoutMs
+  const errors: string[] = []
+  let next = 0
+  let failed = 0
+  const worker = async () => {
+    while (next < req.n && performance.now() < deadline) {
+      next++
+      try {
+        conns.push(await openOne(req.port, req.path, req.transport))
+      } catch (err) {
+        failed++
+        if (errors.length < 5) errors.push(String(err))
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency, req.n)) }, worker))
+  return {
+    type: 'opened',
+    ok: conns.length,
+    failed: failed + (req.n - next),
+    ms: performance.now() - started,
+    errors,
+  }
+}
+
+function expect(req: Extract<LoadRequest, { type: 'expect' }>): Promise<Delivered> {
+  latencyMode = req.latency
+  perConn = req.perConn
+  completeConns = 0
+  delivered = 0
+  firstUs = 0
+  lastUs = 0
+  sampleCount = 0
+  const expected = req.perConn * conns.length
+  samples = new Float64Array(req.latency ? Math.min(expected, req.sampleCap ?? 2_000_000) : 0)
+  for (const c of conns) {
+    c.count = 0
+    c.bytes = 0
+    c.carry = undefined
+  }
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined
+    const finish = (timedOut: boolean) => {
+      if (timer) clearTimeout(timer)
+      onComplete = undefined
+      let bytes = 0
+      for (const c of conns) bytes += c.bytes
+      const latency = req.latency ? summarise(samples.subarray(0, sampleCount)) : undefined
+      resolve({
+        type: 'delivered',
+        delivered,
+        expected,
+        complete: completeConns,
+        bytes,
+        firstUs,
+        lastUs,
+        latency,
+        timedOut,
+      })
+    }
+    if (conns.length === 0 || req.perConn === 0) return finish(false)
+    onComplete = () => finish(false)
+    timer = setTimeout(() => finish(true), req.timeoutMs)
+  })
+}
+
+function summarise(xs: Float64Array): LatencySummary {
+  const sorted = Float64Array.from(xs).sort()
+  const q = (p: number) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0
+  let sum = 0
+  for (const x of sorted) sum += x
+  return {
+    samples: sorted.length,
+    p50: q(0.5),
+    p99: q(0.99),
+    p999: q(0.999),
+    max: sorted.length ? sorted[sorted.length - 1] : 0,
+    mean: sorted.length ? sum / sorted.length : 0,
+  }
+}
+
+function close(): void {
+  for (const c of conns) c.socket.destroy()
+  conns = []
+}
+
+process.on('message', (msg: LoadRequest) => {
+  const reply = (m: unknown) => process.send?.(m)
+  if (msg.type === 'open') open(msg).then(reply)
+  else if (msg.type === 'expect') {
+    const delivered = expect(msg)
+    reply({ type: 'armed' })
+    delivered.then(reply)
+  } else if (msg.type === 'close') {
+    close()
+    reply({ type: 'closed' })
+  }
+})
+process.on('disconnect', () => process.exit(0))
+process.send?.({ type: 'ready' })

@@ -1,0 +1,117 @@
+/**
+ * `npm run bench:fanout -- [--quick] [--variants a,b] [--scenarios x,y]
+ *   [--conns N] [--msgs M] [--out DIR] [--svg FILE]`
+ *
+ * Runs the fan-out harness, prints a table and ratios against the rivals from
+ * the same run, writes JSON results and an SVG chart.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import {
+  FULL,
+  QUICK,
+  ROOT,
+  runBench,
+  SCENARIOS,
+  type Scale,
+  type ScenarioName,
+  VARIANTS,
+} from './harness.js'
+import { machine } from './proc.js'
+import { renderSvg, renderTable } from './report.js'
+
+const USAGE = `Usage: npm run bench:fanout -- [options]
+
+  --quick               small numbers (a couple of minutes in all)
+  --variants a,b        ${VARIANTS.map((v) => v.name).join(', ')}
+  --scenarios x,y       ${SCENARIOS.join(', ')}
+  --conns N             connections for the throughput scenario
+  --msgs M              messages for the throughput scenario
+  --idle-conns N        connections for the idle-memory scenario
+  --out DIR             where results.json goes (default bench/fanout/results)
+  --svg FILE            where the chart goes (default docs/img/fanout.svg; 'none' to skip)
+`
+
+export async function main(argv: string[]): Promise<number> {
+  const args = new Map<string, string>()
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    if (a === '--quick') args.set('quick', '1')
+    else if (a.startsWith('--') && i + 1 < argv.length) args.set(a.slice(2), argv[++i])
+    else {
+      process.stderr.write(`bench: unknown argument '${a}'\n\n${USAGE}`)
+      return 2
+    }
+  }
+  const base = args.has('quick') ? QUICK : FULL
+  const scale: Scale = structuredClone(base)
+  if (args.has('conns')) scale.throughput.conns = Number(args.get('conns'))
+  if (args.has('msgs')) scale.throughput.msgs = Number(args.get('msgs'))
+  if (args.has('idle-conns')) scale.idle.conns = Number(args.get('idle-conns'))
+
+  const pick = <T extends { name: string } | string>(list: T[], key: string): T[] | string => {
+    const want = args.get(key)
+    if (!want) return list
+    const names = want.split(',').map((s) => s.trim())
+    const nameOf = (x: T) => (typeof x === 'string' ? x : x.name)
+    const unknown = names.filter((n) => !list.some((x) => nameOf(x) === n))
+    if (unknown.length)
+      return `unknown ${key}: ${unknown.join(', ')}; choose from ${list.map(nameOf).join(', ')}`
+    return list.filter((x) => names.includes(nameOf(x)))
+  }
+  const variants = pick(VARIANTS, 'variants')
+  const scenarios = pick(SCENARIOS, 'scenarios')
+  if (typeof variants === 'string' || typeof scenarios === 'string') {
+    process.stderr.write(`bench: ${typeof variants === 'string' ? variants : scenarios}\n`)
+    return 2
+  }
+
+  const started = Date.now()
+  const results = await runBench({
+    variants,
+    scenarios: scenarios as ScenarioName[],
+    scale,
+    log: (line) =>
+      process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`),
+  })
+  const report = {
+    ...results,
+    machine: machine(),
+    command: `npm run bench:fanout -- ${argv.join(' ')}`.trim(),
+  }
+  process.stdout.write(renderTable(report) + '\n')
+
+  const outDir = resolve(args.get('out') ?? join(ROOT, 'bench', 'fanout', 'results'))
+  mkdirSync(outDir, { recursive: true })
+  const jsonPath = join(outDir, args.has('quick') ? 'results-quick.json' : 'results.json')
+  writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n')
+  process.stdout.write(`\nresults: ${jsonPath}\n`)
+  const svg = args.get('svg') ?? join(ROOT, 'docs', 'img', 'fanout.svg')
+  if (svg !== 'none') {
+    mkdirSync(dirname(resolve(svg)), { recursive: true })
+    writeFileSync(resolve(svg), renderSvg(report))
+    process.stdout.write(`chart:   ${resolve(svg)}\n`)
+  }
+  return results.results.some((r) => r.errors.some((e) => !e.startsWith('not built yet'))) ? 1 : 0
+}
+
+if (
+  import.meta.url === `file://${process.argv[1]}` ||
+  process.argv[1]?.endsWith('bench/fanout/main.ts')
+) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err) => {
+      process.stderr.write(
+        `bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      )
+      process.exitCode = 1
+    },
+  )
+}

@@ -1,0 +1,310 @@
+/**
+ * Tables (Markdown, so they paste into docs/benchmarks.md) and a hand-written
+ * SVG chart from one run's results. No dependencies.
+ */
+import type { BenchResults, VariantResult } from './harness.js'
+import type { machine } from './proc.js'
+
+export type Report = BenchResults & { machine: ReturnType<typeof machine>; command: string }
+
+const f = (x: number | undefined, digits = 1) =>
+  x === undefined || !Number.isFinite(x)
+    ? '-'
+    : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const k = (x: number | undefined) => (x === undefined ? '-' : `${f(x / 1000, 1)}k`)
+
+function table(head: string[], rows: string[][]): string {
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n')
+}
+
+function complete(d: { delivered: number; expected: number; timedOut: boolean }): string {
+  return d.delivered === d.expected
+    ? 'all'
+    : `${d.delivered}/${d.expected}${d.timedOut ? ' (timed out)' : ''}`
+}
+
+export function renderTable(report: Report): string {
+  const rs = report.results
+  const m = report.machine
+  const s = report.scale
+  const out: string[] = []
+  out.push(
+    `fan-out benchmark, ${report.date}; ${m.cpu}, ${m.cores} cores, ${m.memGb} GB, Node ${m.node}, Linux ${m.kernel}`,
+  )
+  out.push(`command: ${report.command}`)
+
+  const tp = rs.filter((r) => r.throughput)
+  if (tp.length) {
+    const t = s.throughput
+    out.push(
+      `\n### Throughput: ${t.conns} connections x ${t.msgs} messages of ${t.size} B, as fast as backpressure allows\n`,
+    )
+    out.push(
+      table(
+        [
+          'variant',
+          'delivered ev/s',
+          'server CPU us/event',
+          'server CPU s',
+          'load CPU s',
+          'peak RSS MB',
+          'wire B/event',
+          'delivered',
+        ],
+        tp.map((r) => {
+          const x = r.throughput!
+          return [
+            r.label,
+            k(x.eventsPerSec),
+            f(x.cpuUsPerEvent, 2) +
+              (x.redisCpuMs !== undefined
+                ? ` (+${f((x.redisCpuMs * 1000) / Math.max(1, x.delivered), 2)} redis)`
+                : ''),
+            f(x.serverCpuMs / 1000, 2),
+            f(x.loadCpuMs / 1000, 2),
+            f(x.peakRssMb, 0),
+            f(x.wireBytesPerEvent, 1),
+            complete(x),
+          ]
+        }),
+      ),
+    )
+  }
+
+  const lat = rs.filter((r) => r.latency?.length)
+  for (let i = 0; i < s.latency.length; i++) {
+    const spec = s.latency[i]
+    const rows = lat.filter((r) => r.latency![i])
+    if (!rows.length) continue
+    out.push(
+      `\n### Latency: ${spec.conns} connections at ${spec.rate} msg/s for ${spec.seconds} s (publish to receipt)\n`,
+    )
+    out.push(
+      table(
+        ['variant', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'server CPU us/event', 'delivered'],
+        rows.map((r) => {
+          const x = r.latency![i]
+          return [
+            r.label,
+            f(x.p50Ms, 2),
+            f(x.p99Ms, 2),
+            f(x.p999Ms, 2),
+            f(x.maxMs, 1),
+            f(x.cpuUsPerEvent, 2),
+            complete(x),
+          ]
+        }),
+      ),
+    )
+  }
+
+  const idle = rs.filter((r) => r.idle)
+  if (idle.length) {
+    out.push(`\n### Idle memory: ${s.idle.conns} open connections (RSS after GC)\n`)
+    out.push(
+      table(
+        ['variant', 'KB per connection', 'RSS before MB', 'RSS after MB'],
+        idle.map((r) => [
+          r.label,
+          f(r.idle!.kbPerConn, 1),
+          f(r.idle!.rssBeforeMb, 0),
+          f(r.idle!.rssAfterMb, 0),
+        ]),
+      ),
+    )
+  }
+
+  const ramp = rs.filter((r) => r.ramp)
+  if (ramp.length) {
+    out.push(
+      `\n### Connection ramp: ${s.ramp.conns} connections, ${s.ramp.concurrency} opening at once\n`,
+    )
+    out.push(
+      table(
+        ['variant', 'accepted/s', 'seconds', 'failed'],
+        ramp.map((r) => [
+          r.label,
+          k(r.ramp!.acceptedPerSec),
+          f(r.ramp!.seconds, 2),
+          String(r.ramp!.failed),
+        ]),
+      ),
+    )
+  }
+
+  const large = rs.filter((r) => r.large)
+  if (large.length) {
+    const l = s.large
+    out.push(
+      `\n### Large events: ${l.conns} connections x ${l.msgs} messages of ${l.size / 1024} KB\n`,
+    )
+    out.push(
+      table(
+        ['variant', 'delivered ev/s', 'MB/s', 'server CPU us/event', 'peak RSS MB', 'delivered'],
+        large.map((r) => {
+          const x = r.large!
+          return [
+            r.label,
+            f(x.eventsPerSec, 0),
+            f((x.eventsPerSec * x.wireBytesPerEvent) / 1e6, 0),
+            f(x.cpuUsPerEvent, 1),
+            f(x.peakRssMb, 0),
+            complete(x),
+          ]
+        }),
+      ),
+    )
+  }
+
+  for (const r of rs.filter((r) => r.redis?.length)) {
+    out.push(`\n### Redis commands per published event (${r.label}, INFO commandstats)\n`)
+    out.push(
+      table(
+        ['subscribers', 'commands per publish', 'delivered', 'breakdown'],
+        r.redis!.map((x) => [
+          String(x.subs),
+          f(x.callsPerPublish, 2),
+          complete({ ...x, timedOut: false }),
+          Object.entries(x.commands)
+            .sort((a, b) => b[1] - a[1])
+            .map(([c, n]) => `${c} ${n}`)
+            .join(', '),
+        ]),
+      ),
+    )
+  }
+
+  const ratios = renderRatios(rs)
+  if (ratios) out.push(ratios)
+
+  const errs = rs.filter((r) => r.errors.length)
+  if (errs.length) {
+    out.push('\n### Not measured\n')
+    for (const r of errs) for (const e of r.errors) out.push(`- ${r.label}: ${e}`)
+  }
+  return out.join('\n')
+}
+
+interface Metric {
+  name: string
+  get: (r: VariantResult) => number | undefined
+  /** true when a bigger number is better. */
+  higher: boolean
+}
+
+export const METRICS: Metric[] = [
+  { name: 'delivered ev/s', get: (r) => r.throughput?.eventsPerSec, higher: true },
+  { name: 'server CPU us/event', get: (r) => r.throughput?.cpuUsPerEvent, higher: false },
+  { name: 'p99 latency (first latency row)', get: (r) => r.latency?.[0]?.p99Ms, higher: false },
+  { name: 'KB per idle connection', get: (r) => r.idle?.kbPerConn, higher: false },
+]
+
+/** "ours vs rival" as a factor where > 1 always means ours is better. */
+function renderRatios(rs: VariantResult[]): string {
+  const ours = rs.filter((r) => r.ours)
+  const rivals = rs.filter((r) => !r.ours)
+  const lines: string[] = []
+  for (const o of ours) {
+    const rows: string[][] = []
+    for (const m of METRICS) {
+      const a = m.get(o)
+      if (a === undefined) continue
+      const cells = rivals.map((r) => {
+        const b = m.get(r)
+        if (b === undefined || a === 0 || b === 0) return '-'
+        return `${f(m.higher ? a / b : b / a, 2)}x`
+      })
+      rows.push([m.name, ...cells])
+    }
+    if (!rows.length || !rivals.length) continue
+    lines.push(`\n### ${o.label} against the rivals in this run (> 1x: ${o.label} is better)\n`)
+    lines.push(table(['metric', ...rivals.map((r) => r.label)], rows))
+  }
+  return lines.join('\n')
+}
+
+// ---------------------------------------------------------------------------
+// SVG
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+export function renderSvg(report: Report): string {
+  const panels: {
+    title: string
+    unit: string
+    higher: boolean
+    get: (r: VariantResult) => number | undefined
+  }[] = [
+    {
+      title: 'Delivered events/s (throughput)',
+      unit: 'ev/s',
+      higher: true,
+      get: (r) => r.throughput?.eventsPerSec,
+    },
+    {
+      title: 'Server CPU per delivered event',
+      unit: 'us',
+      higher: false,
+      get: (r) => r.throughput?.cpuUsPerEvent,
+    },
+    {
+      title: `p99 latency, ${report.scale.latency[0]?.conns ?? '?'} conns x ${report.scale.latency[0]?.rate ?? '?'} msg/s`,
+      unit: 'ms',
+      higher: false,
+      get: (r) => r.latency?.[0]?.p99Ms,
+    },
+    {
+      title: `Memory per idle connection (${report.scale.idle.conns} conns)`,
+      unit: 'KB',
+      higher: false,
+      get: (r) => r.idle?.kbPerConn,
+    },
+  ]
+  const rs = report.results.filter((r) => panels.some((p) => p.get(r) !== undefined))
+  const W = 960
+  const labelW = 170
+  const barH = 18
+  const gap = 6
+  const panelW = W / 2
+  const panelH = 40 + Math.max(1, rs.length) * (barH + gap) + 16
+  const H = 60 + panelH * 2 + 20
+  const parts: string[] = []
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="16" y="24" font-size="16" font-weight="bold">sluice fan-out benchmark</text>`,
+    `<text x="16" y="44" fill="#555">${esc(`${report.date.slice(0, 10)} · ${report.machine.cores} cores · Node ${report.machine.node} · ${report.command}`)}</text>`,
+  )
+  panels.forEach((p, pi) => {
+    const x0 = (pi % 2) * panelW + 16
+    const y0 = 60 + Math.floor(pi / 2) * panelH
+    const values = rs.map((r) => p.get(r) ?? 0)
+    const max = Math.max(1e-9, ...values)
+    const plotW = panelW - labelW - 90
+    parts.push(
+      `<text x="${x0}" y="${y0 + 20}" font-weight="bold">${esc(p.title)}</text>`,
+      `<text x="${x0 + panelW - 40}" y="${y0 + 20}" fill="#777" text-anchor="end">${p.higher ? 'higher is better' : 'lower is better'}</text>`,
+    )
+    rs.forEach((r, i) => {
+      const v = p.get(r)
+      const y = y0 + 34 + i * (barH + gap)
+      const w = v === undefined ? 0 : Math.max(1, (v / max) * plotW)
+      const fill = r.ours ? '#2563eb' : '#9ca3af'
+      const text =
+        v === undefined
+          ? 'not measured'
+          : `${v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 10 ? 1 : 2)} ${p.unit}`
+      parts.push(
+        `<text x="${x0 + labelW - 8}" y="${y + barH - 5}" text-anchor="end">${esc(r.label)}</text>`,
+        `<rect x="${x0 + labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${fill}" rx="2"/>`,
+        `<text x="${x0 + labelW + w + 6}" y="${y + barH - 5}" fill="#333">${esc(text)}</text>`,
+      )
+    })
+  })
+  parts.push('</svg>')
+  return parts.join('\n') + '\n'
+}

@@ -1,0 +1,166 @@
+/**
+ * What every server variant shares: the control routes the harness drives
+ * (`/__bench/*`), the publisher loop, and the payload. A variant only says how
+ * it accepts a subscriber and how it broadcasts one message; everything else
+ * is identical, so the numbers compare the fan-out paths and nothing else.
+ *
+ * Control routes (loopback only, used by bench/fanout/harness.ts):
+ *   GET  /__bench/count                     -> {"count": subscribers}
+ *   POST /__bench/gc                        -> runs global.gc() when started with --expose-gc
+ *   POST /__bench/burst?count=N&size=B      -> publishes N messages as fast as backpressure allows
+ *   POST /__bench/rate?count=N&rate=R&size=B -> publishes N messages at R per second
+ * Each publish route answers once the last message has been handed to the variant.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+
+/** One broadcast target. `publish` may return a promise: the loop awaits it (backpressure). */
+export interface Fanout {
+  count(): number
+  publish(data: string): void | Promise<void>
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void
+
+/** Microseconds on the monotonic clock, comparable across processes on one machine. */
+export function nowUs(): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
+const PAD = 'x'.repeat(1 << 20)
+
+/**
+ * A JSON payload of about `size` bytes that starts with `{"t":<us>`: the load
+ * process counts events by that marker and takes latency from the number.
+ */
+export function payload(i: number, size: number): string {
+  const head = '{"t":' + nowUs() + ',"i":' + i + ',"p":"'
+  const pad = Math.max(0, size - head.length - 2)
+  return head + PAD.slice(0, pad) + '"}'
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+async function burst(fanout: Fanout, count: number, size: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const p = fanout.publish(payload(i, size))
+    if (p) await p
+  }
+}
+
+async function rate(fanout: Fanout, count: number, perSecond: number, size: number): Promise<void> {
+  const start = performance.now()
+  const interval = 1000 / perSecond
+  for (let i = 0; i < count; i++) {
+    const due = start + i * interval
+    const wait = due - performance.now()
+    if (wait > 1) await sleep(wait)
+    const p = fanout.publish(payload(i, size))
+    if (p) await p
+  }
+}
+
+function num(url: URL, name: string, fallback: number): number {
+  const v = Number(url.searchParams.get(name) ?? fallback)
+  return Number.isFinite(v) && v >= 0 ? v : fallback
+}
+
+/** The control routes; returns true when it handled the request. */
+function control(fanout: () => Fanout, req: IncomingMessage, res: ServerResponse): boolean {
+  if (!req.url?.startsWith('/__bench/')) return false
+  const url = new URL(req.url, 'http://127.0.0.1')
+  const json = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+  }
+  const fail = (err: unknown) => json(500, { error: 'bench_failed', message: String(err) })
+  switch (url.pathname) {
+    case '/__bench/count':
+      json(200, { count: fanout().count() })
+      return true
+    case '/__bench/gc': {
+      const gc = (globalThis as { gc?: () => void }).gc
+      if (gc) {
+        gc()
+        gc()
+      }
+      json(200, { gc: Boolean(gc) })
+      return true
+    }
+    case '/__bench/burst':
+      burst(fanout(), num(url, 'count', 1), num(url, 'size', 100)).then(
+        () => json(200, { ok: true }),
+        fail,
+      )
+      return true
+    case '/__bench/rate':
+      rate(fanout(), num(url, 'count', 1), num(url, 'rate', 10), num(url, 'size', 100)).then(
+        () => json(200, { ok: true }),
+        fail,
+      )
+      return true
+    default:
+      json(404, { error: 'not_found', message: `no control route ${url.pathname}` })
+      return true
+  }
+}
+
+/**
+ * Start a variant: `setup` gets the server (to add an upgrade listener, say)
+ * and returns the subscriber handler and the fan-out. Prints `READY <port>`.
+ */
+export async function serveVariant(
+  setup: (
+    server: Server,
+  ) => Promise<{ handler: Handler; fanout: Fanout }> | { handler: Handler; fanout: Fanout },
+): Promise<void> {
+  let variant: { handler: Handler; fanout: Fanout } | undefined
+  const server = createServer((req, res) => {
+    if (control(() => variant!.fanout, req, res)) return
+    variant!.handler(req, res)
+  })
+  server.keepAliveTimeout = 0
+  server.requestTimeout = 0
+  server.headersTimeout = 0
+  variant = await setup(server)
+  // A long accept queue: the ramp scenario opens connections as fast as it can.
+  await new Promise<void>((resolve) =>
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve),
+  )
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  process.stdout.write(`READY ${port}\n`)
+  const stop = () => process.exit(0)
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}
+
+interface Drainable {
+  writableNeedDrain: boolean
+  once(event: 'drain' | 'close', listener: () => void): unknown
+  off(event: 'drain' | 'close', listener: () => void): unknown
+}
+
+/** Resolves when the stream has drained (or closed). */
+export function drained(s: Drainable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      s.off('drain', done)
+      s.off('close', done)
+      resolve()
+    }
+    s.once('drain', done)
+    s.once('close', done)
+  })
+}
+
+/** Waits until every stream in `streams` that needs draining has drained; undefined when none does. */
+export function drainAll(streams: Iterable<Drainable>): Promise<void> | undefined {
+  let pending: Promise<void>[] | undefined
+  for (const s of streams) {
+    if (!s.writableNeedDrain) continue
+    pending ??= []
+    pending.push(drained(s))
+  }
+  return pending ? Promise.all(pending).then(() => undefined) : undefined
+}
