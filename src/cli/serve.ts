@@ -14,6 +14,7 @@ import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { discardBody, sendJsonError, sendSluiceError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { type ChatStats, chatHandler, createChatStats } from './chat.js'
+import { appRoutes } from './static.js'
 
 export interface ServeOptions {
   host?: string
@@ -89,7 +90,7 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
     { method: 'POST', path: '/chat', handler: (req, res, ctx) => postChat(req, res, ctx.url) },
     // hub:     GET /events, POST /publish, GET /metrics
     // runs:    GET /chat/:runId, DELETE /chat/:runId
-    // app:     GET / (the demo page)
+    ...appRoutes(), // GET /, /assets/:file: the demo page (src/app, built into dist/app)
   ]
 
   const app: ServeApp = {

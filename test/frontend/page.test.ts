@@ -1,0 +1,122 @@
+/**
+ * The demo page at `/` of the real `sluice serve`, built with Vite from
+ * src/app, in a real headless Chromium: the chat answer streams in token by
+ * token, Stop ends it on the server too, and screenshots (light and dark)
+ * go to docs/img/ for the README.
+ */
+import { mkdir } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { tokenize } from '../../src/cli/chat.js'
+import { describeExternal } from '../helpers/external.js'
+import { buildApp, type Served, serveWithApp, tempDir } from './app-build.js'
+import { type Browser, launchBrowser, until } from './support.js'
+
+const IMG_DIR = fileURLToPath(new URL('../../docs/img/', import.meta.url))
+
+/** Record every change of the answer's text with its time, in the page. */
+async function recordAnswer(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const el = document.getElementById('answer')!
+    const w = window as any
+    w.changes = []
+    new MutationObserver(() => {
+      w.changes.push({ at: Date.now(), len: el.textContent!.length })
+    }).observe(el, { childList: true, characterData: true, subtree: true })
+  })
+}
+
+const answerStatus = (page: Page) => page.locator('#answer').getAttribute('data-status')
+
+describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () => {
+  let out: { dir: string; remove: () => Promise<void> }
+  let served: Served
+  let browser: Browser
+
+  beforeAll(async () => {
+    out = await tempDir('sluice-app-')
+    await buildApp(out.dir)
+    served = await serveWithApp(out.dir)
+    browser = await launchBrowser()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await served?.close()
+    await out?.remove()
+  })
+
+  it('serves the built page and its assets, with no external URLs', async () => {
+    const res = await fetch(served.url + '/')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toContain('text/html')
+    const html = await res.text()
+    const assets = [...html.matchAll(/(?:src|href)="\.\/(assets\/[^"]+)"/g)].map((m) => m[1])
+    expect(assets.length).toBeGreaterThanOrEqual(2)
+    for (const a of assets) {
+      const r = await fetch(`${served.url}/${a}`)
+      expect(r.status).toBe(200)
+      const body = await r.text()
+      // Nothing is loaded from the network: no absolute http(s) URLs to fetch.
+      expect(body).not.toMatch(/(?:src|href|url\()\s*=?\s*["']?https?:\/\//)
+    }
+    expect(html).not.toMatch(/(?:src|href)="https?:/)
+    const missing = await fetch(served.url + '/assets/nope.js')
+    expect(missing.status).toBe(404)
+    expect((await missing.json()).error).toBe('NOT_FOUND')
+  })
+
+  it('streams the chat answer in token by token', async () => {
+    const page = await browser.context.newPage()
+    const external: string[] = []
+    page.on('request', (r) => {
+      if (!r.url().startsWith(served.url) && !r.url().startsWith('data:')) external.push(r.url())
+    })
+    await page.goto(served.url + '/?delay=60&tokens=40')
+    await recordAnswer(page)
+    await page.fill('#message', 'Does it stream?')
+    await page.click('#send')
+    await until(async () => (await answerStatus(page)) === 'done', 15_000, 'the answer to finish')
+    const text = await page.locator('#answer').textContent()
+    expect(text).toBe(tokenize({ message: 'Does it stream?', mode: 'words', tokens: 40 }).join(''))
+    const changes: Array<{ at: number; len: number }> = await page.evaluate(
+      () => (window as any).changes,
+    )
+    const grew = changes.filter((c) => c.len > 0)
+    // Many separate updates, and the first token was on screen long before the last.
+    expect(new Set(grew.map((c) => c.len)).size).toBeGreaterThanOrEqual(20)
+    expect(grew[grew.length - 1].at - grew[0].at).toBeGreaterThan(1500)
+    await expect(page.locator('#chat-status').textContent()).resolves.toBe('done')
+    await expect(page.locator('#row-chat [data-k="id"]').textContent()).resolves.toBe('41')
+    expect(external).toEqual([])
+
+    await mkdir(IMG_DIR, { recursive: true })
+    await page.screenshot({ path: IMG_DIR + 'demo-light.png' })
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await page.screenshot({ path: IMG_DIR + 'demo-dark.png' })
+    await page.close()
+  })
+
+  it('stops the answer with Stop, and the server stops generating', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(served.url + '/?delay=50&tokens=400')
+    const aborted = served.app.chat.aborted
+    await page.click('#send')
+    await until(
+      async () => ((await page.locator('#answer').textContent()) ?? '').length > 20,
+      10_000,
+      'the first tokens',
+    )
+    await page.click('#stop')
+    await until(async () => (await answerStatus(page)) === 'stopped', 5000, 'the stopped state')
+    await until(() => served.app.chat.aborted > aborted, 5000, 'the server to stop the model')
+    const atStop = (await page.locator('#answer').textContent()) ?? ''
+    await page.waitForTimeout(300)
+    expect(await page.locator('#answer').textContent()).toBe(atStop)
+    expect(atStop.length).toBeLessThan(
+      tokenize({ message: 'Why is this streaming?', mode: 'words', tokens: 400 }).join('').length,
+    )
+    await expect(page.locator('#stop').isDisabled()).resolves.toBe(true)
+    await page.close()
+  })
+})
