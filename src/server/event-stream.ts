@@ -103,8 +103,8 @@ export interface Sink {
   buffered(): number
   /** End gracefully, after the buffered bytes. */
   end(): void
-  /** End at once, dropping buffered bytes. */
-  abort(error?: unknown): void
+  /** End at once, dropping buffered bytes (`disconnect`: the client is gone already; `slow-consumer`: cut it). */
+  abort(reason: CloseReason, error?: unknown): void
 }
 
 /** Counters for all streams of the process (what `/metrics` reports). */
@@ -206,7 +206,7 @@ export class EventStream implements HeartbeatTarget {
     if (this.why === 'complete' || this.why === 'error' || this.why === 'timeout') {
       if (pending) for (const chunk of pending) sink.write(chunk)
       sink.end()
-    } else sink.abort()
+    } else sink.abort(this.why!)
   }
 
   /** Aborted when the stream ends, whichever way; `signal.reason` is a `StreamClosedError` naming the reason. */
@@ -402,7 +402,7 @@ export class EventStream implements HeartbeatTarget {
     const sink = this.sink
     if (sink) {
       if (reason === 'complete' || reason === 'error' || reason === 'timeout') sink.end()
-      else sink.abort(error)
+      else sink.abort(reason, error)
     }
     // Pending sends were accepted into the buffer; the end is reported by signal/closed, not by rejecting them.
     this.drained()

@@ -5,6 +5,7 @@
  * (or the request's `signal`) the client leaving.
  */
 import {
+  type CloseReason,
   EventStream,
   eventStreamHeaders,
   readLastEventId,
@@ -43,12 +44,15 @@ class WebSink implements Sink {
     this.controller.close()
   }
 
-  abort(error?: unknown): void {
+  abort(reason: CloseReason, error?: unknown): void {
     if (this.done) return
     this.done = true
     this.wake?.()
     try {
-      this.controller.error(error ?? new Error('event stream aborted'))
+      // The client is gone: end quietly (the runtime is tearing the body down).
+      // A slow consumer: error the body so the runtime drops the connection and the queue.
+      if (reason === 'disconnect') this.controller.close()
+      else this.controller.error(error ?? new Error(`event stream ended: ${reason}`))
     } catch {
       // Already cancelled by the reader.
     }
