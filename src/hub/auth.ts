@@ -1,0 +1,205 @@
+/**
+ * JWT authorization for the hub (jose): who may publish to and subscribe to
+ * which topics.
+ *
+ * The claim (Mercure-like; the claim name is configurable):
+ *
+ *   { "sluice": { "publish": ["orders/*"], "subscribe": ["orders/42", "news"] } }
+ *
+ * A selector is a topic name, or a pattern where `*` matches any run of
+ * characters (`orders/*`, `*` for all). Tokens come from
+ * `Authorization: Bearer`, a cookie (`sluice_token`), or `?access_token=`
+ * (for the browser's native EventSource, which cannot set headers).
+ */
+import { importSPKI, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose'
+import { SluiceError } from '../protocol/errors.js'
+
+export interface HubAuthOptions {
+  /** HS256 shared secret. */
+  secret?: string | Uint8Array
+  /** RS256 or ES256 public key (PEM, SPKI: `-----BEGIN PUBLIC KEY-----`), or a CryptoKey. */
+  publicKey?: string | CryptoKey
+  /** Accepted algorithms. Default: HS256 with `secret`, RS256 or ES256 with `publicKey`. */
+  algorithms?: string[]
+  /** Let clients without a token subscribe to public topics. Publishing always needs a token. */
+  anonymous?: boolean
+  /** Topics (names or `*` patterns) that need a subscribe claim even with `anonymous`. Default `['private/*']`. */
+  privateTopics?: string[]
+  /** Cookie read for the token. Default `sluice_token`. */
+  cookieName?: string
+  /** Name of the claim holding `{ publish, subscribe }`. Default `sluice`. */
+  claim?: string
+  /** Required `iss` / `aud`, when set. */
+  issuer?: string
+  audience?: string
+}
+
+export interface TokenSource {
+  authorization?: string | null
+  cookie?: string | null
+  accessToken?: string | null
+}
+
+/** Checks one request's rights. Throws `UNAUTHORIZED` (401) or `FORBIDDEN` (403) SluiceErrors. */
+export interface Authorizer {
+  /** False when no key is configured: everyone may publish and subscribe. */
+  readonly enabled: boolean
+  check(
+    action: 'publish' | 'subscribe',
+    topics: readonly string[],
+    from: TokenSource,
+  ): Promise<void>
+}
+
+/** `*` matches any run of characters; everything else is literal. */
+export function matchTopic(selector: string, topic: string): boolean {
+  if (selector === '*') return true
+  if (selector.indexOf('*') === -1) return selector === topic
+  const re = new RegExp('^' + selector.split('*').map(escapeRegExp).join('.*') + '$', 's')
+  return re.test(topic)
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+function unauthorized(message: string): SluiceError {
+  return new SluiceError('UNAUTHORIZED', message, { status: 401 })
+}
+
+function forbidden(message: string, topic: string): SluiceError {
+  return new SluiceError('FORBIDDEN', message, { status: 403, topic })
+}
+
+/** The token of a request: the Authorization header, then the cookie, then `?access_token=`. */
+export function findToken(from: TokenSource, cookieName: string): string | null {
+  const auth = from.authorization
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
+    if (!m) throw unauthorized('The Authorization header must be `Bearer <JWT>`.')
+    return m[1]
+  }
+  if (from.cookie) {
+    for (const part of from.cookie.split(';')) {
+      const eq = part.indexOf('=')
+      if (eq !== -1 && part.slice(0, eq).trim() === cookieName) {
+        const v = part.slice(eq + 1).trim()
+        if (v) return decodeURIComponent(v)
+      }
+    }
+  }
+  return from.accessToken || null
+}
+
+async function resolveKey(
+  options: HubAuthOptions,
+): Promise<{ key: Uint8Array | CryptoKey; algorithms: string[] } | null> {
+  if (options.secret !== undefined && options.publicKey !== undefined) {
+    throw new SluiceError(
+      'INVALID_ARGUMENT',
+      'Give the hub either `secret` (HS256) or `publicKey` (RS256/ES256), not both.',
+    )
+  }
+  if (options.secret !== undefined) {
+    const key =
+      typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret
+    if (key.byteLength === 0) throw new SluiceError('INVALID_ARGUMENT', 'The JWT secret is empty.')
+    return { key, algorithms: options.algorithms ?? ['HS256'] }
+  }
+  if (options.publicKey !== undefined) {
+    if (typeof options.publicKey !== 'string') {
+      return { key: options.publicKey, algorithms: options.algorithms ?? ['RS256', 'ES256'] }
+    }
+    const algs = options.algorithms ?? ['RS256', 'ES256']
+    let lastError: unknown
+    for (const alg of algs) {
+      try {
+        return { key: await importSPKI(options.publicKey, alg), algorithms: [alg] }
+      } catch (err) {
+        lastError = err
+      }
+    }
+    throw new SluiceError(
+      'INVALID_ARGUMENT',
+      `The JWT public key is not a PEM SPKI key for ${algs.join(' or ')} (-----BEGIN PUBLIC KEY-----).`,
+      {},
+      { cause: lastError },
+    )
+  }
+  return null
+}
+
+export async function createAuthorizer(options?: HubAuthOptions): Promise<Authorizer> {
+  const resolved = options ? await resolveKey(options) : null
+  if (!resolved) {
+    return {
+      enabled: false,
+      async check() {},
+    }
+  }
+  const o = options!
+  const { key, algorithms } = resolved
+  const cookieName = o.cookieName ?? 'sluice_token'
+  const claimName = o.claim ?? 'sluice'
+  const privateTopics = o.privateTopics ?? ['private/*']
+  const anonymous = o.anonymous === true
+
+  async function verify(token: string): Promise<JWTPayload> {
+    try {
+      const { payload } = await jwtVerify(token, key as any, {
+        algorithms,
+        issuer: o.issuer,
+        audience: o.audience,
+      })
+      return payload
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw unauthorized('The token has expired.')
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+        throw unauthorized('The token signature does not verify with the configured key.')
+      }
+      if (err instanceof joseErrors.JOSEAlgNotAllowed) {
+        throw unauthorized(`The token's algorithm is not accepted; use ${algorithms.join(' or ')}.`)
+      }
+      if (err instanceof joseErrors.JWTClaimValidationFailed) {
+        throw unauthorized(`The token's "${err.claim}" claim is not accepted: ${err.message}.`)
+      }
+      throw unauthorized('The token is malformed (not a valid JWT).')
+    }
+  }
+
+  function selectors(payload: JWTPayload, action: 'publish' | 'subscribe'): string[] {
+    const claim = payload[claimName] as Record<string, unknown> | undefined
+    const list = claim && typeof claim === 'object' ? claim[action] : undefined
+    return Array.isArray(list) ? list.filter((s): s is string => typeof s === 'string') : []
+  }
+
+  return {
+    enabled: true,
+    async check(action, topics, from) {
+      const token = findToken(from, cookieName)
+      const payload = token ? await verify(token) : null
+      const granted = payload ? selectors(payload, action) : []
+      for (const topic of topics) {
+        if (granted.some((s) => matchTopic(s, topic))) continue
+        if (
+          action === 'subscribe' &&
+          anonymous &&
+          !privateTopics.some((s) => matchTopic(s, topic))
+        ) {
+          continue
+        }
+        if (!payload) {
+          throw unauthorized(
+            action === 'publish'
+              ? 'Publishing needs a token: send `Authorization: Bearer <JWT>`.'
+              : `Subscribing to "${topic}" needs a token (Authorization: Bearer, the ${cookieName} cookie, or ?access_token=).`,
+          )
+        }
+        throw forbidden(
+          `The token does not allow ${action === 'publish' ? 'publishing to' : 'subscribing to'} "${topic}" (claim ${claimName}.${action}).`,
+          topic,
+        )
+      }
+    },
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * The hub over HTTP, for node:http and for Web `Request`/`Response`:
+ *
+ *   GET  /events?topic=a&topic=b   subscribe (Last-Event-ID header or ?lastEventId= resumes)
+ *   POST /publish                  JSON {"topic","data","event"?} -> {"id"}
+ *   GET  /metrics                  Prometheus text
+ *   OPTIONS (either route)         CORS preflight
+ *
+ * Errors are 4xx with `{"error":"<CODE>","message":"..."}`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { SluiceError } from '../protocol/errors.js'
+import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
+import { streamStats } from '../server/event-stream.js'
+import { discardBody, readBody, sendJsonError } from '../server/http-json.js'
+import { createEventStream } from '../server/node.js'
+import { createWebEventStream } from '../server/web.js'
+import type { TokenSource } from './auth.js'
+import { corsHeaders, originAllowed, preflightHeaders } from './cors.js'
+import type { Hub, OpenedSubscription } from './hub.js'
+import type { RefusedReason } from './metrics.js'
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+/** A request, whichever runtime it came from. */
+interface HubRequest {
+  method: string
+  url: URL
+  header(name: string): string | null
+  text(limit: number): Promise<string>
+}
+
+type Answer =
+  | { kind: 'json'; status: number; body: unknown; headers: Record<string, string> }
+  | { kind: 'text'; status: number; body: string; headers: Record<string, string> }
+  | { kind: 'sse'; opened: OpenedSubscription; headers: Record<string, string> }
+
+export interface HubHandlerOptions {
+  /** Path prefix the routes live under (default '' : `/events`, `/publish`, `/metrics`). */
+  basePath?: string
+}
+
+/** Works as a node:http listener (with an optional `next`) and as a fetch handler. */
+export interface HubHandler {
+  (request: Request): Promise<Response>
+  (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void
+}
+
+const REFUSED: Record<string, RefusedReason> = {
+  UNAUTHORIZED: 'unauthorized',
+  FORBIDDEN: 'forbidden',
+  BODY_TOO_LARGE: 'body_too_large',
+  INVALID_JSON: 'bad_request',
+  BAD_REQUEST: 'bad_request',
+  CORS_REFUSED: 'cors',
+}
+
+function tokenSource(req: HubRequest): TokenSource {
+  return {
+    authorization: req.header('authorization'),
+    cookie: req.header('cookie'),
+    accessToken: req.url.searchParams.get('access_token'),
+  }
+}
+
+function errorAnswer(hub: Hub, err: unknown, headers: Record<string, string>): Answer {
+  if (err instanceof SluiceError && typeof err.details.status === 'number') {
+    hub.metrics.refuse(REFUSED[err.code] ?? err.code.toLowerCase())
+    const h = { ...headers }
+    if (err.details.status === 401) h['www-authenticate'] = 'Bearer realm="sluice"'
+    return {
+      kind: 'json',
+      status: err.details.status,
+      body: { error: err.code, message: err.message },
+      headers: h,
+    }
+  }
+  throw err
+}
+
+/** Route one request; null when the path is not the hub's. */
+async function route(hub: Hub, req: HubRequest, base: string): Promise<Answer | null> {
+  const path = req.url.pathname
+  if (!path.startsWith(base)) return null
+  const name = path.slice(base.length)
+  if (name !== '/events' && name !== '/publish' && name !== '/metrics') return null
+  const origin = req.header('origin')
+  const cors = hub.options.cors
+  const headers = corsHeaders(cors, origin)
+  try {
+    if (req.method === 'OPTIONS') {
+      if (!cors || !origin || !originAllowed(cors, origin)) {
+        throw new SluiceError(
+          'CORS_REFUSED',
+          `Origin ${origin ?? '(none)'} is not allowed; add it with --cors-origin.`,
+          { status: 403 },
+        )
+      }
+      return { kind: 'json', status: 204, body: null, headers: preflightHeaders(cors, origin) }
+    }
+    const expected = name === '/publish' ? 'POST' : 'GET'
+    const method = req.method === 'HEAD' ? 'GET' : req.method
+    if (method !== expected) {
+      hub.metrics.refuse('method_not_allowed')
+      return {
+        kind: 'json',
+        status: 405,
+        body: {
+          error: 'METHOD_NOT_ALLOWED',
+          message: `${req.method} is not allowed on ${path}; use ${expected}.`,
+        },
+        headers: { ...headers, allow: expected },
+      }
+    }
+    if (name === '/metrics') {
+      return {
+        kind: 'text',
+        status: 200,
+        body: hub.metrics.text() + streamMetrics(),
+        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+      }
+    }
+    if (name === '/publish') return await publish(hub, req, headers)
+    return await events(hub, req, headers)
+  } catch (err) {
+    return errorAnswer(hub, err, headers)
+  }
+}
+
+async function publish(
+  hub: Hub,
+  req: HubRequest,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  const cors = hub.options.cors
+  const origin = req.header('origin')
+  // A browser on another site must not publish with the user's cookie.
+  if (cors && origin && !originAllowed(cors, origin)) {
+    throw new SluiceError('CORS_REFUSED', `Origin ${origin} may not publish here.`, {
+      status: 403,
+    })
+  }
+  const text = await req.text(hub.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)
+  let body: any
+  try {
+    body = JSON.parse(text)
+  } catch (cause) {
+    throw new SluiceError(
+      'INVALID_JSON',
+      `The body is not valid JSON (${(cause as Error).message}); send {"topic":"news","data":"hello"}.`,
+      { status: 400 },
+    )
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new SluiceError('BAD_REQUEST', 'Send a JSON object: {"topic":"news","data":"hello"}.', {
+      status: 400,
+    })
+  }
+  if (body.topic === undefined) {
+    throw new SluiceError('BAD_REQUEST', 'The body needs a "topic" (a string).', { status: 400 })
+  }
+  if (body.data === undefined) {
+    throw new SluiceError('BAD_REQUEST', 'The body needs "data" (a string or any JSON value).', {
+      status: 400,
+    })
+  }
+  if (body.event !== undefined && typeof body.event !== 'string') {
+    throw new SluiceError('BAD_REQUEST', '"event" must be a string.', { status: 400 })
+  }
+  const topic = body.topic
+  if (typeof topic !== 'string') {
+    throw new SluiceError('BAD_REQUEST', '"topic" must be a string.', { status: 400 })
+  }
+  const auth = await hub.authorizer
+  await auth.check('publish', [topic], tokenSource(req))
+  const id = await hub.publish(topic, body.data, body.event ? { event: body.event } : {})
+  return { kind: 'json', status: 200, body: { id }, headers }
+}
+
+async function events(hub: Hub, req: HubRequest, headers: Record<string, string>): Promise<Answer> {
+  const topics = req.url.searchParams.getAll('topic')
+  if (topics.length === 0) {
+    throw new SluiceError('BAD_REQUEST', 'Name at least one topic: /events?topic=news.', {
+      status: 400,
+    })
+  }
+  const auth = await hub.authorizer
+  await auth.check('subscribe', topics, tokenSource(req))
+  const lastEventId = req.header('last-event-id') || req.url.searchParams.get('lastEventId') || ''
+  const opened = await hub.open(topics, lastEventId)
+  const h = { ...headers }
+  if (opened.history) h['sluice-history'] = opened.history
+  return { kind: 'sse', opened, headers: h }
+}
+
+function streamOptions(hub: Hub, headers: Record<string, string>): EventStreamOptions {
+  const o = hub.options
+  return {
+    headers,
+    retry: o.retry ?? 1000,
+    heartbeat: o.heartbeat ?? 15_000,
+    maxBufferedBytes: o.maxBufferedBytes ?? 1024 * 1024,
+  }
+}
+
+/** Wire a subscription to an event stream: shared bytes in, counted, closed with it. */
+function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
+  const m = hub.metrics
+  m.connections++
+  m.connectionsTotal++
+  stream.onCompletion((reason) => {
+    opened.close()
+    m.connections--
+    if (reason === 'slow-consumer') m.slowConsumerDisconnects++
+  })
+  const noop = (): void => {}
+  opened.start({
+    event(_e, bytes) {
+      if (stream.isClosed) return
+      // Not awaited: a slow subscriber must not hold up the others. Its
+      // buffer is capped by maxBufferedBytes, past which the stream is cut.
+      stream.write(bytes).catch(noop)
+      m.delivered++
+    },
+    notice(_e, bytes) {
+      if (!stream.isClosed) stream.write(bytes).catch(noop)
+    },
+  })
+}
+
+function streamMetrics(): string {
+  const lines = [
+    '# HELP sluice_streams_open Event streams open now (all routes).',
+    '# TYPE sluice_streams_open gauge',
+    `sluice_streams_open ${streamStats.open}`,
+    '# HELP sluice_streams_closed_total Event streams ended, by reason.',
+    '# TYPE sluice_streams_closed_total counter',
+  ]
+  for (const [reason, n] of Object.entries(streamStats.closed)) {
+    lines.push(`sluice_streams_closed_total{reason="${reason}"} ${n}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+// ---- node:http ----
+
+function nodeRequest(req: IncomingMessage): HubRequest {
+  return {
+    method: req.method ?? 'GET',
+    url: new URL(req.url ?? '/', 'http://localhost'),
+    header(name) {
+      const v = req.headers[name]
+      return Array.isArray(v) ? (v[0] ?? null) : (v ?? null)
+    },
+    text: (limit) => readBody(req, limit),
+  }
+}
+
+/** Serve a hub route on node:http; false when the path is not the hub's. */
+export async function handleNode(
+  hub: Hub,
+  req: IncomingMessage,
+  res: ServerResponse,
+  base = '',
+): Promise<boolean> {
+  let answer: Answer | null
+  try {
+    answer = await route(hub, nodeRequest(req), base)
+  } catch (err) {
+    discardBody(req, res)
+    sendJsonError(res, 500, 'INTERNAL', 'The hub failed to handle this request.')
+    throw err
+  }
+  if (!answer) return false
+  if (answer.kind === 'sse') {
+    const stream = createEventStream(req, res, streamOptions(hub, answer.headers))
+    run(hub, answer.opened, stream)
+    // The client may have left while history was read.
+    if (res.destroyed || req.socket?.destroyed) stream.gone()
+    return true
+  }
+  discardBody(req, res)
+  if (answer.kind === 'json') {
+    if (answer.body === null) {
+      res.writeHead(answer.status, answer.headers).end()
+    } else {
+      const body = JSON.stringify(answer.body)
+      res.writeHead(answer.status, {
+        ...answer.headers,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+      })
+      res.end(body)
+    }
+  } else {
+    res.writeHead(answer.status, answer.headers).end(answer.body)
+  }
+  return true
+}
+
+// ---- Web Request/Response ----
+
+async function readWebText(request: Request, limit: number): Promise<string> {
+  const declared = Number(request.headers.get('content-length'))
+  const tooLarge = () =>
+    new SluiceError('BODY_TOO_LARGE', `The request body is larger than ${limit} bytes.`, {
+      status: 413,
+      limit,
+    })
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge()
+  if (!request.body) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  const all = new Uint8Array(size)
+  let o = 0
+  for (const c of chunks) {
+    all.set(c, o)
+    o += c.byteLength
+  }
+  return new TextDecoder().decode(all)
+}
+
+/** Serve a hub route as a fetch handler; null when the path is not the hub's. */
+export async function handleWeb(hub: Hub, request: Request, base = ''): Promise<Response | null> {
+  const answer = await route(
+    hub,
+    {
+      method: request.method,
+      url: new URL(request.url),
+      header: (name) => request.headers.get(name),
+      text: (limit) => readWebText(request, limit),
+    },
+    base,
+  )
+  if (!answer) return null
+  if (answer.kind === 'sse') {
+    const { stream, response } = createWebEventStream(request, streamOptions(hub, answer.headers))
+    run(hub, answer.opened, stream)
+    return response
+  }
+  if (answer.kind === 'json') {
+    if (answer.body === null)
+      return new Response(null, { status: answer.status, headers: answer.headers })
+    return new Response(JSON.stringify(answer.body), {
+      status: answer.status,
+      headers: {
+        ...answer.headers,
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+      },
+    })
+  }
+  return new Response(answer.body, { status: answer.status, headers: answer.headers })
+}
+
+/** One handler for both worlds: `(request) => Response` and `(req, res, next?) => void`. */
+export function hubHandler(hub: Hub, options: HubHandlerOptions = {}): HubHandler {
+  const base = options.basePath ?? ''
+  function handler(request: Request): Promise<Response>
+  function handler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void
+  function handler(
+    a: Request | IncomingMessage,
+    res?: ServerResponse,
+    next?: (err?: unknown) => void,
+  ): Promise<Response> | void {
+    if (res === undefined && typeof (a as Request).headers?.get === 'function') {
+      return handleWeb(hub, a as Request, base).then(
+        (r) =>
+          r ??
+          new Response(
+            JSON.stringify({
+              error: 'NOT_FOUND',
+              message: `No hub route for ${new URL((a as Request).url).pathname}.`,
+            }),
+            { status: 404, headers: { 'content-type': 'application/json; charset=utf-8' } },
+          ),
+      )
+    }
+    const req = a as IncomingMessage
+    handleNode(hub, req, res!, base).then(
+      (handled) => {
+        if (handled) return
+        if (next) next()
+        else sendJsonError(res!, 404, 'NOT_FOUND', `No hub route for ${req.url}.`)
+      },
+      (err) => next?.(err),
+    )
+  }
+  return handler as HubHandler
+}

@@ -1,0 +1,361 @@
+/**
+ * `createHub()`: topics with bounded history and Last-Event-ID replay over a
+ * Store (memory by default, Redis Streams to run several nodes as one hub).
+ *
+ * Fan-out: this node joins each topic's live feed from the store once, however
+ * many subscribers watch it; an event is encoded once (`encodeEventBytes`) and
+ * the same bytes go to every subscriber. Writes never wait for a subscriber:
+ * each one has its own bounded buffer and is cut when it passes it.
+ */
+import { encodeEventBytes } from '../protocol/encoder.js'
+import { SluiceError } from '../protocol/errors.js'
+import { createAuthorizer, type Authorizer, type HubAuthOptions } from './auth.js'
+import type { CorsOptions } from './cors.js'
+import { hubHandler, type HubHandler, type HubHandlerOptions } from './http.js'
+import { parseId } from './ids.js'
+import { memoryStore } from './memory-store.js'
+import { HubMetrics } from './metrics.js'
+import type { Store, StoredEvent } from './store.js'
+import {
+  Subscription,
+  toInit,
+  type HubEvent,
+  type LossKind,
+  type SubscriptionOutput,
+} from './subscription.js'
+
+export interface HubOptions {
+  /** Where events live. Default `memoryStore()` (history 1000 per topic). */
+  store?: Store
+  /** JWT rules; without a key the hub is open (anyone may publish and subscribe). */
+  auth?: HubAuthOptions
+  /** Allowed browser origins for cross-origin subscribe and publish. */
+  cors?: CorsOptions
+  /** Bytes a subscriber may fall behind before it is disconnected (default 1 MiB). */
+  maxBufferedBytes?: number
+  /** Heartbeat comment interval in ms (default 15 000; 0 disables). */
+  heartbeat?: number
+  /** Reconnection delay sent to clients (`retry:`), ms. Default 1000. */
+  retry?: number
+  /** Largest `POST /publish` body, bytes (default 64 KiB). */
+  maxBodyBytes?: number
+  /** Most topics in one subscription (default 64). */
+  maxTopics?: number
+}
+
+export interface PublishOptions {
+  event?: string
+}
+
+export interface SubscribeOptions {
+  /** Resume after this id: replay what was missed, then live. */
+  lastEventId?: string
+  signal?: AbortSignal
+  /** Events an in-process subscriber may fall behind before it is ended with SLOW_CONSUMER (default 10 000). */
+  maxQueue?: number
+}
+
+/** The outcome of opening a subscription, before any byte is written. */
+export interface OpenedSubscription {
+  sub: Subscription
+  /** `complete`, `truncated` or `reset` when a Last-Event-ID was given; null otherwise. */
+  history: 'complete' | LossKind | null
+  /** Start the output: writes the loss notice, the replay, then live events. */
+  start(output: SubscriptionOutput): void
+  /** Leave the topic feeds. Idempotent. */
+  close(): void
+}
+
+interface Feed {
+  topic: string
+  subs: Set<Subscription>
+  ready: Promise<void>
+  unwatch: (() => void) | null
+  dead: boolean
+}
+
+const MAX_TOPIC_LENGTH = 256
+
+/** A topic is 1-256 characters without control characters. */
+export function checkTopic(topic: unknown): string {
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `A topic must be a non-empty string of at most ${MAX_TOPIC_LENGTH} characters.`,
+      { status: 400 },
+    )
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+  if (/[\u0000-\u001f\u007f]/.test(topic)) {
+    throw new SluiceError('BAD_REQUEST', 'A topic may not contain control characters.', {
+      status: 400,
+      topic,
+    })
+  }
+  return topic
+}
+
+export class Hub {
+  readonly store: Store
+  readonly metrics = new HubMetrics()
+  readonly options: Readonly<HubOptions>
+  /** Resolves to the JWT checker (importing a PEM key is async). */
+  readonly authorizer: Promise<Authorizer>
+  private readonly feeds = new Map<string, Feed>()
+  private readonly closers = new Set<() => void>()
+  private closed = false
+
+  constructor(options: HubOptions = {}) {
+    this.options = options
+    this.store = options.store ?? memoryStore()
+    this.authorizer = createAuthorizer(options.auth)
+    // Surface a bad key at the first request, not as an unhandled rejection now.
+    this.authorizer.catch(() => {})
+  }
+
+  /** Append an event to a topic; resolves with its id. Objects are sent as JSON. */
+  async publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<string> {
+    checkTopic(topic)
+    const text = typeof data === 'string' ? data : JSON.stringify(data)
+    if (text === undefined) {
+      throw new SluiceError('BAD_REQUEST', '`data` has no JSON form (undefined or a function).', {
+        status: 400,
+      })
+    }
+    const event = options.event
+    if (event !== undefined && (typeof event !== 'string' || /[\r\n]/.test(event))) {
+      throw new SluiceError('BAD_REQUEST', '`event` must be a string without CR or LF.', {
+        status: 400,
+      })
+    }
+    const stored = await this.store.append(topic, event ? { data: text, event } : { data: text })
+    this.metrics.published++
+    return stored.id
+  }
+
+  /**
+   * Join the topics' live feeds, read history after `lastEventId`, and return
+   * a subscription ready to start. Nothing is written until `start()`; live
+   * events are held back meanwhile.
+   */
+  async open(topics: readonly string[], lastEventId = ''): Promise<OpenedSubscription> {
+    if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The hub is closed.')
+    const unique = [...new Set(topics.map(checkTopic))]
+    const max = this.options.maxTopics ?? 64
+    if (unique.length === 0 || unique.length > max) {
+      throw new SluiceError(
+        'BAD_REQUEST',
+        `Subscribe to 1-${max} topics: /events?topic=a&topic=b.`,
+        { status: 400, count: unique.length },
+      )
+    }
+    const sub = new Subscription(unique)
+    sub.lastEventId = lastEventId
+    const joined: Feed[] = []
+    let closed = false
+    const close = (): void => {
+      if (closed) return
+      closed = true
+      sub.close()
+      for (const feed of joined) this.leave(feed, sub)
+      this.closers.delete(close)
+    }
+    this.closers.add(close)
+    try {
+      for (const topic of unique) joined.push(this.join(topic, sub))
+      await Promise.all(joined.map((f) => f.ready))
+      let history: OpenedSubscription['history'] = null
+      let position: { epoch: string; seq: number }
+      let replay: StoredEvent[] = []
+      if (lastEventId) {
+        const parsed = parseId(lastEventId)
+        const epoch = await this.store.epoch()
+        let after = parsed && parsed.epoch === epoch ? parsed.seq : 0
+        let read = await this.store.read(unique, after)
+        if (read.epoch !== epoch) {
+          after = 0
+          read = await this.store.read(unique, 0)
+        }
+        if (!parsed || parsed.epoch !== read.epoch) history = 'reset'
+        else history = read.truncated ? 'truncated' : 'complete'
+        position = { epoch: read.epoch, seq: after }
+        replay = read.events
+      } else {
+        position = { epoch: await this.store.epoch(), seq: 0 }
+      }
+      const notice = history === 'reset' || history === 'truncated' ? history : null
+      return {
+        sub,
+        history,
+        close,
+        start: (output) => {
+          if (notice) this.metrics.historyNotices[notice]++
+          const replayed = sub.start(output, position, notice, replay)
+          this.metrics.replayed += replayed
+        },
+      }
+    } catch (err) {
+      close()
+      throw err
+    }
+  }
+
+  /**
+   * An in-process subscription: an async iterable of events (and
+   * `sluice-reset` notices), ended by `signal`.
+   */
+  subscribe(
+    topics: string | readonly string[],
+    options: SubscribeOptions = {},
+  ): AsyncIterable<HubEvent> {
+    const list = typeof topics === 'string' ? [topics] : topics
+    const hub = this
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<HubEvent> {
+        const queue: HubEvent[] = []
+        const maxQueue = options.maxQueue ?? 10_000
+        let wake: (() => void) | null = null
+        let failure: unknown = null
+        let done = false
+        let opened: OpenedSubscription | null = null
+        const push = (e: HubEvent): void => {
+          if (done) return
+          if (queue.length >= maxQueue) {
+            failure = new SluiceError(
+              'SLOW_CONSUMER',
+              `The subscriber fell ${maxQueue} events behind (maxQueue) and was ended; resume with its last id.`,
+              { maxQueue },
+            )
+            hub.metrics.slowConsumerDisconnects++
+            finish()
+            return
+          }
+          queue.push(e)
+          wake?.()
+        }
+        const finish = (): void => {
+          if (done) return
+          done = true
+          hub.metrics.connections--
+          opened?.close()
+          options.signal?.removeEventListener('abort', finish)
+          wake?.()
+        }
+        hub.metrics.connections++
+        hub.metrics.connectionsTotal++
+        if (options.signal?.aborted) finish()
+        options.signal?.addEventListener('abort', finish, { once: true })
+        const ready = hub.open(list, options.lastEventId ?? '').then(
+          (o) => {
+            opened = o
+            if (done) {
+              o.close()
+              return
+            }
+            o.start({
+              event(e) {
+                hub.metrics.delivered++
+                push({ id: e.id, topic: e.topic, event: e.event ?? '', data: e.data })
+              },
+              notice(e) {
+                push(e)
+              },
+            })
+          },
+          (err) => {
+            failure = err
+            finish()
+          },
+        )
+        return {
+          async next(): Promise<IteratorResult<HubEvent>> {
+            await ready
+            for (;;) {
+              if (queue.length > 0) return { value: queue.shift()!, done: false }
+              if (failure) {
+                const err = failure
+                failure = null
+                throw err
+              }
+              if (done) return { value: undefined, done: true }
+              await new Promise<void>((r) => (wake = r))
+              wake = null
+            }
+          },
+          async return(): Promise<IteratorResult<HubEvent>> {
+            finish()
+            return { value: undefined, done: true }
+          },
+        }
+      },
+    }
+  }
+
+  /**
+   * The HTTP side: `GET /events`, `POST /publish`, `GET /metrics`, for
+   * node:http (`createServer(hub.handler())`, Express) and Web
+   * `Request`/`Response` (`hub.handler()(request)`: Hono, Bun, Deno).
+   */
+  handler(options: HubHandlerOptions = {}): HubHandler {
+    return hubHandler(this, options)
+  }
+
+  /** End every subscription and close the store. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const close of [...this.closers]) close()
+    await this.store.close()
+  }
+
+  private join(topic: string, sub: Subscription): Feed {
+    let feed = this.feeds.get(topic)
+    if (!feed || feed.dead) {
+      const f: Feed = {
+        topic,
+        subs: new Set(),
+        unwatch: null,
+        dead: false,
+        ready: Promise.resolve(),
+      }
+      f.ready = this.store
+        .watch(topic, {
+          onEvent: (e) => {
+            if (f.subs.size === 0) return
+            const bytes = encodeEventBytes(toInit(e))
+            for (const s of f.subs) s.live(e, bytes)
+          },
+          onReset: (info) => {
+            for (const s of f.subs) s.reset(info.epoch, info.previousEpoch)
+          },
+        })
+        .then((unwatch) => {
+          f.unwatch = unwatch
+          if (f.subs.size === 0) this.drop(f)
+        })
+      f.ready.catch(() => this.drop(f))
+      this.feeds.set(topic, f)
+      this.metrics.topicsWatched = this.feeds.size
+      feed = f
+    }
+    feed.subs.add(sub)
+    return feed
+  }
+
+  private leave(feed: Feed, sub: Subscription): void {
+    feed.subs.delete(sub)
+    if (feed.subs.size === 0 && feed.unwatch) this.drop(feed)
+  }
+
+  private drop(feed: Feed): void {
+    if (feed.dead) return
+    feed.dead = true
+    feed.unwatch?.()
+    if (this.feeds.get(feed.topic) === feed) this.feeds.delete(feed.topic)
+    this.metrics.topicsWatched = this.feeds.size
+  }
+}
+
+export function createHub(options: HubOptions = {}): Hub {
+  return new Hub(options)
+}

@@ -1,0 +1,30 @@
+/**
+ * `sluice/hub`: topics with bounded history and Last-Event-ID replay, in
+ * memory by default or on Redis Streams (`sluice/hub/redis`), with JWT auth,
+ * CORS and Prometheus metrics. See docs/hub.md.
+ */
+export { createHub, Hub, checkTopic } from './hub.js'
+export type { HubOptions, PublishOptions, SubscribeOptions, OpenedSubscription } from './hub.js'
+export { hubHandler, handleNode, handleWeb, DEFAULT_MAX_BODY_BYTES } from './http.js'
+export type { HubHandler, HubHandlerOptions } from './http.js'
+export { memoryStore } from './memory-store.js'
+export type { MemoryStoreOptions } from './memory-store.js'
+export { redisStore } from './redis-store.js'
+export type { RedisStoreOptions } from './redis-store.js'
+export type {
+  Store,
+  StoredEvent,
+  AppendInput,
+  ReadResult,
+  HistoryLimits,
+  TopicInfo,
+  WatchListener,
+} from './store.js'
+export { DEFAULT_HISTORY } from './store.js'
+export { createAuthorizer, matchTopic, findToken } from './auth.js'
+export type { HubAuthOptions, Authorizer, TokenSource } from './auth.js'
+export type { CorsOptions } from './cors.js'
+export { HubMetrics } from './metrics.js'
+export { RESET_EVENT } from './subscription.js'
+export type { HubEvent, LossKind } from './subscription.js'
+export { formatId, parseId, newEpoch } from './ids.js'

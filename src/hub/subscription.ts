@@ -1,0 +1,154 @@
+/**
+ * One subscriber's view of the hub: replay from history, then live, with no
+ * gap and no duplicate at the seam, and loss reported, never hidden.
+ *
+ * Order of operations (see `Hub.open`): the subscription first joins the
+ * live feeds of its topics (live events are held back), then reads history
+ * after its Last-Event-ID, writes it, then releases the held-back live
+ * events, skipping those already written (seq <= last written). The store
+ * guarantees that every event appended after joining arrives live, and that
+ * every event appended before is in history, so the two overlap and never
+ * leave a hole.
+ */
+import { encodeEventBytes } from '../protocol/encoder.js'
+import { formatId } from './ids.js'
+import type { StoredEvent } from './store.js'
+
+/** What the hub sends on a subscription: topic events, and `sluice-reset` notices. */
+export interface HubEvent {
+  /** `<epoch>-<seq>`; '' on a `truncated` notice (it does not move the position). */
+  id: string
+  /** The topic; '' on a notice. */
+  topic: string
+  /** The SSE event type: '' for plain messages, `sluice-reset` for a loss notice. */
+  event: string
+  data: string
+}
+
+export type LossKind = 'reset' | 'truncated'
+
+export const RESET_EVENT = 'sluice-reset'
+
+/** Where a subscription's output goes: a wire stream (bytes) or an in-process queue. */
+export interface SubscriptionOutput {
+  /** A topic event; `bytes` is its shared encoding (the same Uint8Array for every subscriber). */
+  event(e: StoredEvent, bytes: Uint8Array, replayed: boolean): void
+  /** A loss notice (already an event). */
+  notice(e: HubEvent, bytes: Uint8Array): void
+}
+
+export function lossNotice(
+  kind: LossKind,
+  lastEventId: string,
+  epoch: string,
+): { event: HubEvent; bytes: Uint8Array } {
+  const message =
+    kind === 'reset'
+      ? `History was reset (the store restarted or was flushed) since ${lastEventId || 'your last event'}: events published before the reset are gone. Continuing with everything published since.`
+      : `Events after ${lastEventId} are no longer in history (trimmed by count or age): some were lost. Continuing with the oldest event kept.`
+  const data = JSON.stringify({ reason: kind, lastEventId, epoch, message })
+  // A reset notice moves the position to the start of the new epoch, so a
+  // reconnect right after it replays that epoch instead of reporting again.
+  const id = kind === 'reset' ? formatId(epoch, 0) : ''
+  const event: HubEvent = { id, topic: '', event: RESET_EVENT, data }
+  const bytes =
+    kind === 'reset'
+      ? encodeEventBytes({ id, event: RESET_EVENT, data })
+      : encodeEventBytes({ event: RESET_EVENT, data })
+  return { event, bytes }
+}
+
+type Held =
+  | { kind: 'event'; e: StoredEvent; bytes: Uint8Array }
+  | { kind: 'reset'; epoch: string; previousEpoch: string }
+
+export class Subscription {
+  epoch = ''
+  lastSeq = 0
+  lastEventId = ''
+  private holding = true
+  private held: Held[] = []
+  private output: SubscriptionOutput | null = null
+  closed = false
+
+  constructor(readonly topics: readonly string[]) {}
+
+  /** From a topic feed: a live event, encoded once for all subscribers. */
+  live(e: StoredEvent, bytes: Uint8Array): void {
+    if (this.closed) return
+    if (this.holding) this.held.push({ kind: 'event', e, bytes })
+    else this.emit(e, bytes, false)
+  }
+
+  /** From a topic feed: the store was reset under us. */
+  reset(epoch: string, previousEpoch: string): void {
+    if (this.closed) return
+    if (this.holding) this.held.push({ kind: 'reset', epoch, previousEpoch })
+    else this.onReset(epoch)
+  }
+
+  /**
+   * Start output: the position (epoch, seq) replay begins after, an optional
+   * loss notice, the replayed events; then release the held live events.
+   */
+  start(
+    output: SubscriptionOutput,
+    position: { epoch: string; seq: number },
+    notice: LossKind | null,
+    replay: readonly StoredEvent[],
+  ): number {
+    this.output = output
+    this.epoch = position.epoch
+    this.lastSeq = position.seq
+    if (notice) {
+      const n = lossNotice(notice, this.lastEventId, position.epoch)
+      output.notice(n.event, n.bytes)
+    }
+    let replayed = 0
+    for (const e of replay) {
+      if (this.closed) return replayed
+      if (e.epoch !== this.epoch || e.seq <= this.lastSeq) continue
+      this.lastSeq = e.seq
+      output.event(e, encodeEventBytes(toInit(e)), true)
+      replayed++
+    }
+    // Release what arrived live meanwhile (in seq order, as the store delivered it).
+    this.holding = false
+    const held = this.held
+    this.held = []
+    for (const h of held) {
+      if (this.closed) break
+      if (h.kind === 'event') this.emit(h.e, h.bytes, false)
+      else this.onReset(h.epoch)
+    }
+    return replayed
+  }
+
+  close(): void {
+    this.closed = true
+    this.held = []
+  }
+
+  private emit(e: StoredEvent, bytes: Uint8Array, replayed: boolean): void {
+    // An event of a newer epoch without a reset first: the store changed under us.
+    if (e.epoch !== this.epoch) this.onReset(e.epoch)
+    if (e.seq <= this.lastSeq) return // already sent from history: the seam
+    this.lastSeq = e.seq
+    this.output!.event(e, bytes, replayed)
+  }
+
+  private onReset(epoch: string): void {
+    if (epoch === this.epoch) return // one notice per reset, however many topics report it
+    const previous = this.lastSeq > 0 ? formatId(this.epoch, this.lastSeq) : this.lastEventId
+    this.epoch = epoch
+    this.lastSeq = 0
+    const n = lossNotice('reset', previous, epoch)
+    this.output!.notice(n.event, n.bytes)
+  }
+}
+
+export function toInit(e: StoredEvent): { id: string; event?: string; data: string } {
+  return e.event === undefined
+    ? { id: e.id, data: e.data }
+    : { id: e.id, event: e.event, data: e.data }
+}

@@ -1,0 +1,83 @@
+/** A small SSE reader for the hub tests: fetch + the sluice parser, collecting events. */
+import { createParser } from '../../src/protocol/index.js'
+import type { EventSourceMessage } from '../../src/protocol/types.js'
+
+export interface SseConnection {
+  response: Response
+  events: EventSourceMessage[]
+  /** Resolves when the stream ends (server closed, or we aborted). */
+  ended: Promise<void>
+  /** Wait until `count` events (not counting `skip`-filtered) have arrived. */
+  waitFor(cond: (events: EventSourceMessage[]) => boolean, ms?: number): Promise<void>
+  close(): void
+}
+
+export async function openSse(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<SseConnection> {
+  const ac = new AbortController()
+  const response = await fetch(url, { headers, signal: ac.signal })
+  const events: EventSourceMessage[] = []
+  let notify: (() => void) | null = null
+  const parser = createParser({
+    onEvent: (e) => {
+      events.push(e)
+      notify?.()
+    },
+  })
+  const ended = (async () => {
+    if (!response.ok || !response.body) return
+    const reader = response.body.getReader()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        parser.feed(value)
+      }
+    } catch {
+      // aborted or cut
+    } finally {
+      notify?.()
+    }
+  })()
+  let isEnded = false
+  ended.then(() => (isEnded = true))
+  return {
+    response,
+    events,
+    ended,
+    async waitFor(cond, ms = 10_000) {
+      const deadline = Date.now() + ms
+      while (!cond(events)) {
+        if (isEnded)
+          throw new Error(`stream ended before the condition held (${events.length} events)`)
+        const left = deadline - Date.now()
+        if (left <= 0)
+          throw new Error(`condition not met within ${ms} ms (${events.length} events)`)
+        await new Promise<void>((r) => {
+          notify = r
+          setTimeout(r, Math.min(left, 200))
+        })
+        notify = null
+      }
+    },
+    close: () => ac.abort(),
+  }
+}
+
+export async function publish(
+  base: string,
+  topic: string,
+  data: unknown,
+  opts: { event?: string; token?: string } = {},
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`
+  const res = await fetch(base + '/publish', {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ topic, data, event: opts.event }),
+  })
+  return { status: res.status, body: await res.json() }
+}
