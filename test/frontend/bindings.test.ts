@@ -1,0 +1,138 @@
+/**
+ * `sluice/vue` and `sluice/react` in real pages: each fixture app
+ * (test/frontend/fixtures/{vue,react}) is built with Vite and its framework
+ * plugin in the test, served at `/` by the real `sluice serve`, and driven in
+ * Chromium. Each page runs the guide's own fetch-event-source options through
+ * `useEventStream`, and a `useChat` box.
+ */
+import vue from '@vitejs/plugin-vue'
+import react from '@vitejs/plugin-react'
+import { fileURLToPath } from 'node:url'
+import type { Page } from 'playwright-core'
+import { build, type PluginOption } from 'vite'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { tokenize } from '../../src/cli/chat.js'
+import { describeExternal } from '../helpers/external.js'
+import { type Served, serveWithApp, tempDir } from './app-build.js'
+import { type Browser, launchBrowser, until } from './support.js'
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
+
+/** Build a fixture page; `sluice/vue` and `sluice/react` resolve to this repo's entry files. */
+async function buildFixture(name: 'vue' | 'react', plugin: PluginOption, outDir: string) {
+  await build({
+    configFile: false,
+    root: here(`./fixtures/${name}`),
+    base: './',
+    logLevel: 'error',
+    plugins: [plugin],
+    resolve: {
+      alias: {
+        'sluice/vue': here('../../src/integrations/vue.ts'),
+        'sluice/react': here('../../src/integrations/react.ts'),
+      },
+    },
+    build: { outDir, emptyOutDir: true },
+  })
+}
+
+async function recordText(page: Page, selector: string): Promise<void> {
+  await page.evaluate((sel) => {
+    const w = window as any
+    w.changes = []
+    const watch = () => {
+      const el = document.querySelector(sel)
+      if (!el) return requestAnimationFrame(watch)
+      new MutationObserver(() =>
+        w.changes.push({ at: Date.now(), len: el.textContent!.length }),
+      ).observe(el, { childList: true, characterData: true, subtree: true })
+    }
+    watch()
+  }, selector)
+}
+
+const text = async (page: Page, sel: string) => (await page.locator(sel).textContent()) ?? ''
+
+function bindingSuite(name: 'vue' | 'react', plugin: () => PluginOption, message: string) {
+  describeExternal(['chromium'], `sluice/${name} in a Vite-built page, in Chromium`, () => {
+    let out: { dir: string; remove: () => Promise<void> }
+    let served: Served
+    let browser: Browser
+
+    beforeAll(async () => {
+      out = await tempDir(`sluice-${name}-`)
+      await buildFixture(name, plugin(), out.dir)
+      served = await serveWithApp(out.dir)
+      browser = await launchBrowser()
+    })
+    afterAll(async () => {
+      await browser?.close()
+      await served?.close()
+      await out?.remove()
+    })
+
+    it("streams an answer with the guide's fetch-event-source options through useEventStream", async () => {
+      const page = await browser.context.newPage()
+      await page.goto(served.url + '/?delay=60&tokens=30')
+      await recordText(page, '#guide-answer')
+      const expected = tokenize({ message, mode: 'words', tokens: 30 }).join('')
+      await until(
+        async () => (await text(page, '#guide-status')) === 'closed',
+        15_000,
+        'the stream to close (onclose aborts, as in the guide)',
+      )
+      expect(await text(page, '#guide-answer')).toBe(expected)
+      expect(await text(page, '#guide-last-id')).toBe('31')
+      const changes: Array<{ at: number; len: number }> = await page.evaluate(
+        () => (window as any).changes,
+      )
+      const grew = changes.filter((c) => c.len > 0)
+      expect(new Set(grew.map((c) => c.len)).size).toBeGreaterThanOrEqual(15)
+      expect(grew[grew.length - 1].at - grew[0].at).toBeGreaterThan(1000)
+      if (name === 'vue') {
+        const log: string[] = await page.evaluate(() => (window as any).guideLog)
+        expect(log[0]).toBe('open 200')
+        expect(log.filter((l) => l === 'token')).toHaveLength(30)
+        expect(log.slice(-2)).toEqual(['done', 'close'])
+      }
+      await page.close()
+    })
+
+    it('useChat sends, streams and stops (the server stops generating)', async () => {
+      const page = await browser.context.newPage()
+      await page.goto(served.url + '/?delay=40&tokens=30')
+      await page.click('#ask')
+      await until(async () => (await text(page, '#chat-status')) === 'done', 15_000, 'done')
+      expect(await text(page, '#chat-answer')).toBe(
+        tokenize({ message: 'Hello chat', mode: 'words', tokens: 30 }).join(''),
+      )
+      await page.close()
+
+      const long = await browser.context.newPage()
+      await long.goto(served.url + '/?delay=50&tokens=400')
+      await long.click('#toggle-guide') // only the chat streams now
+      const aborted = served.app.chat.aborted
+      await long.click('#ask')
+      await until(async () => (await text(long, '#chat-answer')).length > 10, 10_000, 'tokens')
+      await long.click('#stop')
+      await until(async () => (await text(long, '#chat-status')) === 'stopped', 5000, 'stopped')
+      await until(() => served.app.chat.aborted > aborted, 5000, 'the server to stop the model')
+      await long.close()
+    })
+
+    it('closes the stream when the component unmounts', async () => {
+      const page = await browser.context.newPage()
+      await page.goto(served.url + '/?delay=50&tokens=400')
+      await until(async () => (await text(page, '#guide-answer')).length > 10, 10_000, 'tokens')
+      const aborted = served.app.chat.aborted
+      expect(served.app.streams.size).toBeGreaterThanOrEqual(1)
+      await page.click('#toggle-guide')
+      await until(() => served.app.chat.aborted > aborted, 5000, 'the server to see the stream end')
+      await until(() => served.app.streams.size === 0, 5000, 'no open streams')
+      await page.close()
+    })
+  })
+}
+
+bindingSuite('vue', () => vue(), 'Hello from Vue')
+bindingSuite('react', () => react(), 'Hello from React')
