@@ -1,0 +1,79 @@
+/**
+ * The real `sluice serve` process: `curl -N` sees tokens as they are
+ * produced, and SIGTERM stops accepting, ends open streams cleanly and exits.
+ */
+import { spawn } from 'node:child_process'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
+import { describeExternal, requireBinary } from '../helpers/external.js'
+import { startCli } from './support.js'
+
+describeExternal(['curl'], 'sluice serve (the process)', () => {
+  let cli: Awaited<ReturnType<typeof startCli>>
+  beforeAll(async () => {
+    cli = await startCli()
+  })
+  afterAll(() => cli.proc.stop())
+
+  it('curl -N shows the tokens as they are produced, not at the end', async () => {
+    const curl = requireBinary('curl')
+    const t0 = performance.now()
+    const child = spawn(curl, [
+      '-N',
+      '-sS',
+      '-X',
+      'POST',
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      '{"message":"Hello World!"}',
+      `${cli.url}/chat?mode=chars&delay=100`,
+    ])
+    const arrivals: Array<{ at: number; text: string }> = []
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (text: string) => arrivals.push({ at: performance.now() - t0, text }))
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    expect(code).toBe(0)
+    const events: Array<EventSourceMessage & { at: number }> = []
+    let now = 0
+    const parser = createParser({ onEvent: (e) => events.push({ ...e, at: now }) })
+    for (const a of arrivals) {
+      now = a.at
+      parser.feed(a.text)
+    }
+    const tokens = events.filter((e) => e.event === 'token')
+    expect(tokens.map((t) => t.data).join('')).toBe('Hello World!')
+    expect(events.at(-1)!.event).toBe('done')
+    // 12 characters, 100 ms apart: curl printed the first one about a second before the last.
+    expect(tokens.at(-1)!.at - tokens[0].at).toBeGreaterThan(700)
+    expect(arrivals.length).toBeGreaterThanOrEqual(10)
+  })
+
+  it('SIGTERM: open streams end cleanly, new connections are refused, the process exits within seconds', async () => {
+    const res = await fetch(`${cli.url}/chat?delay=50&tokens=10000`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: '{"message":"a very long answer"}',
+    })
+    const events: EventSourceMessage[] = []
+    const parser = createParser({ onEvent: (e) => events.push(e) })
+    const reader = res.body!.getReader()
+    const decoder = new TextDecoder()
+    while (events.length < 3) parser.feed(decoder.decode((await reader.read()).value))
+    const t0 = performance.now()
+    const exited = new Promise<number | null>((resolve) => cli.proc.proc.once('exit', resolve))
+    cli.proc.proc.kill('SIGTERM')
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      parser.feed(decoder.decode(value, { stream: true }))
+    }
+    // The stream ended with a clear event, not a cut connection.
+    expect(events.at(-1)!.event).toBe('error')
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ error: 'SHUTTING_DOWN' })
+    expect(await exited).toBe(0)
+    expect(performance.now() - t0).toBeLessThan(5000)
+    await expect(fetch(`${cli.url}/healthz`)).rejects.toThrow()
+    expect(cli.proc.output()).toContain('SIGTERM, shutting down')
+  })
+})
