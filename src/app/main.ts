@@ -172,7 +172,9 @@ function onFeed(s: EventStreamState): void {
 }
 
 function showEvent(ev: { id: string; event: string; data: string }): void {
-  let topic = ev.event && ev.event !== 'message' ? ev.event : ''
+  // Hub events carry no topic; name it when only one is subscribed.
+  let topic =
+    ev.event && ev.event !== 'message' ? ev.event : topics.size === 1 ? [...topics][0] : ''
   let text = ev.data
   try {
     const v = JSON.parse(ev.data) as { topic?: unknown; data?: unknown }

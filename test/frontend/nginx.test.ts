@@ -98,7 +98,7 @@ describeExternal(['nginx', 'chromium'], 'nginx with examples/nginx/sluice.conf',
   })
 
   it('streams with proxy_buffering on, and a closed tab stops the producer', async () => {
-    const { arrivals, stopMs } = await checkStreamingThrough(browser, front, producer)
+    const { arrivals, stopMs } = await checkStreamingThrough(browser, front, producer, 'nginx')
     expect(arrivals).toHaveLength(12)
     expect(stopMs).toBeLessThan(5000)
   })

@@ -166,7 +166,12 @@ describeExternal(['chromium'], 'sluice proxy (the CLI) in front of a producer, i
   })
 
   it('streams to a native EventSource and passes the closed tab upstream', async () => {
-    const { arrivals, stopMs } = await checkStreamingThrough(browser, front, producer)
+    const { arrivals, stopMs } = await checkStreamingThrough(
+      browser,
+      front,
+      producer,
+      'sluice proxy',
+    )
     expect(arrivals).toHaveLength(12)
     expect(stopMs).toBeLessThan(5000)
     expect(cli.output()).toMatch(/GET \/events\?n=12&interval=120 -> 200 \(event stream\)/)

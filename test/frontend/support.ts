@@ -209,6 +209,7 @@ export async function checkStreamingThrough(
   browser: Browser,
   front: string,
   producer: Producer,
+  label: string,
 ): Promise<{ arrivals: Arrival[]; stopMs: number }> {
   const page = await browser.context.newPage()
   await page.goto(front + '/')
@@ -253,5 +254,12 @@ export async function checkStreamingThrough(
   const sentAtStop = stream.sent
   await new Promise((r) => setTimeout(r, 300))
   if (stream.sent !== sentAtStop) throw new Error('the producer kept sending after it stopped')
-  return { arrivals, stopMs: (stream.endedAt ?? Date.now()) - closedAt }
+  const stopMs = (stream.endedAt ?? Date.now()) - closedAt
+  const lags = arrivals.map((a) => a.at - a.sentAt)
+  console.info(
+    `[${label}] ${arrivals.length} events over ${arrivals[arrivals.length - 1].at - arrivals[0].at} ms; ` +
+      `send-to-screen lag median ${lags.sort((a, b) => a - b)[lags.length >> 1]} ms, max ${lags[lags.length - 1]} ms; ` +
+      `producer stopped ${stopMs} ms after the tab closed`,
+  )
+  return { arrivals, stopMs }
 }

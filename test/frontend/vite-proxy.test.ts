@@ -53,7 +53,12 @@ describeExternal(['chromium'], 'Vite dev server proxy with examples/vite/vite.co
   })
 
   it('streams event by event through server.proxy, and a closed tab stops the producer', async () => {
-    const { arrivals, stopMs } = await checkStreamingThrough(browser, front, producer)
+    const { arrivals, stopMs } = await checkStreamingThrough(
+      browser,
+      front,
+      producer,
+      'vite server.proxy',
+    )
     expect(arrivals).toHaveLength(12)
     expect(stopMs).toBeLessThan(5000)
   })
