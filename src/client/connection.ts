@@ -251,12 +251,17 @@ export async function runEventStream(
             if (done) break
             arm()
             parser.feed(value)
+            if (signal?.aborted) break // a callback aborted: no onclose, no reconnection
             const wait = hooks.afterChunk?.()
             if (wait) await wait
           }
           reader = undefined
         }
         if (timer !== undefined) clearTimeout(timer)
+        if (signal?.aborted) {
+          if (reader) reader.cancel().catch(() => {})
+          return aborted()
+        }
         parser.end()
         onclose?.()
         if (signal?.aborted) return aborted()

@@ -1,0 +1,210 @@
+// The compatibility scenarios, bundled for the page: each drives a
+// fetchEventSource implementation and logs its callback sequence.
+import { fetchEventSource as fes } from '@microsoft/fetch-event-source'
+import { fetchEventSource as sluice } from '../../src/client/fetch-event-source.js'
+
+type Impl = (url: string, init: any) => Promise<void>
+const impls: Record<string, Impl> = { fes: fes as Impl, sluice: sluice as Impl }
+
+class FatalError extends Error {
+  override name = 'FatalError'
+}
+class RetriableError extends Error {
+  override name = 'RetriableError'
+}
+
+const msg = (m: { id: string; event: string; data: string }) =>
+  'message ' + JSON.stringify([m.id, m.event, m.data])
+const open = (log: string[]) => async (r: Response) => void log.push('open ' + r.status)
+
+/** Abort after `ms`: the scenarios that retry forever in one implementation are bounded in time. */
+function abortAfter(ctrl: AbortController, ms: number) {
+  setTimeout(() => ctrl.abort(), ms)
+}
+
+const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise<void>> = {
+  // ---- identical in both ----
+  async basic(f, url, log) {
+    const ctrl = new AbortController()
+    let n = 0
+    await f(url, {
+      signal: ctrl.signal,
+      onopen: open(log),
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        if (++n === 2) ctrl.abort()
+      },
+      onclose: () => log.push('close'),
+    })
+  },
+  // The FatalError / RetriableError pattern from the fetch-event-source README.
+  async 'fatal-onopen'(f, url, log) {
+    await f(url, {
+      async onopen(r: Response) {
+        log.push('open ' + r.status)
+        if (r.ok && r.headers.get('content-type')?.startsWith('text/event-stream')) return
+        if (r.status >= 400 && r.status < 500 && r.status !== 429) throw new FatalError()
+        throw new RetriableError()
+      },
+      onmessage: (m: any) => log.push(msg(m)),
+      onerror(err: Error) {
+        log.push('error ' + err.name)
+        if (err instanceof FatalError) throw err
+      },
+    })
+  },
+  async 'onerror-number'(f, url, log) {
+    const ctrl = new AbortController()
+    await f(url, {
+      signal: ctrl.signal,
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        ctrl.abort()
+      },
+      onerror: () => {
+        log.push('error')
+        return 50
+      },
+    })
+  },
+  async 'onclose-throw'(f, url, log) {
+    const ctrl = new AbortController()
+    let n = 0
+    await f(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'hello' }),
+      signal: ctrl.signal,
+      onopen: open(log),
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        if (++n === 2) ctrl.abort()
+      },
+      onclose: () => {
+        log.push('close')
+        throw new RetriableError()
+      },
+      onerror: (e: Error) => void log.push('error ' + e.name),
+    })
+  },
+  async headers(f, url, log) {
+    const ctrl = new AbortController()
+    await f(url, {
+      headers: { 'x-token': 'abc' },
+      signal: ctrl.signal,
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        ctrl.abort()
+      },
+    })
+  },
+  // ---- the bug fixes ----
+  async 'heartbeat-comments'(f, url, log) {
+    const ctrl = new AbortController()
+    await f(url, {
+      signal: ctrl.signal,
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        if (m.data === 'x') ctrl.abort()
+      },
+    })
+  },
+  async 'leading-empty-data'(f, url, log) {
+    const ctrl = new AbortController()
+    await f(url, {
+      signal: ctrl.signal,
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        ctrl.abort()
+      },
+    })
+  },
+  async 'id-in-force'(f, url, log) {
+    const ctrl = new AbortController()
+    let n = 0
+    await f(url, {
+      signal: ctrl.signal,
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        if (++n === 2) ctrl.abort()
+      },
+    })
+  },
+  async 'accept-case'(f, url, log) {
+    const ctrl = new AbortController()
+    await f(url, {
+      headers: { Accept: 'text/event-stream' },
+      signal: ctrl.signal,
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        ctrl.abort()
+      },
+    })
+  },
+  async 'wrong-type'(f, url, log) {
+    const ctrl = new AbortController()
+    abortAfter(ctrl, 2300)
+    await f(url, { signal: ctrl.signal, onerror: () => void log.push('error') })
+  },
+  async 'no-backoff'(f, url, log) {
+    const ctrl = new AbortController()
+    abortAfter(ctrl, 2300)
+    await f(url, {
+      signal: ctrl.signal,
+      retry: { initialDelay: 100, jitter: 0 }, // sluice's option; fetch-event-source passes it to fetch, unused
+      onopen: async (r: Response) => {
+        if (!r.ok) throw new RetriableError()
+      },
+      onerror: () => void log.push('error'),
+    })
+  },
+  async 'abort-callback'(f, url, log) {
+    const ctrl = new AbortController()
+    await f(url, {
+      signal: ctrl.signal,
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        ctrl.abort()
+      },
+      onclose: () => log.push('close'),
+      onabort: () => log.push('abort'),
+    })
+  },
+  async 'clean-end'(f, url, log) {
+    const ctrl = new AbortController()
+    let n = 0
+    await f(url, {
+      signal: ctrl.signal,
+      onopen: open(log),
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        if (++n === 2) ctrl.abort()
+      },
+      onclose: () => log.push('close'),
+    })
+  },
+  // The guide's onerror: log, then abort the controller.
+  async 'guide-onerror-abort'(f, url, log) {
+    const ctrl = new AbortController()
+    await f(url, {
+      signal: ctrl.signal,
+      onerror: () => {
+        log.push('error')
+        ctrl.abort()
+      },
+    })
+    await new Promise((r) => setTimeout(r, 2300))
+  },
+}
+
+;(globalThis as any).runCompat = async (impl: string, name: string) => {
+  const log: string[] = []
+  const url = `${location.origin}/c/${name}/${impl}`
+  try {
+    await scenarios[name](impls[impl], url, log)
+    log.push('resolved')
+  } catch (e: any) {
+    log.push('rejected ' + (e?.code ?? e?.name))
+  }
+  return log
+}
