@@ -13,6 +13,12 @@ export type SluiceErrorCode =
   | 'STREAM_CLOSED'
   | 'SLOW_CONSUMER'
   | 'TIMEOUT'
+  // sluice serve (HTTP answers; see docs/server.md)
+  | 'INVALID_JSON'
+  | 'MISSING_MESSAGE'
+  | 'BODY_TOO_LARGE'
+  | 'METHOD_NOT_ALLOWED'
+  | 'SHUTTING_DOWN'
   // client
   | 'BAD_STATUS'
   | 'BAD_CONTENT_TYPE'

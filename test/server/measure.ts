@@ -10,7 +10,12 @@
  *    every send (64-byte events), read by a client in the same process.
  */
 import { createServer, request } from 'node:http'
-import { EventStream, type Sink, createEventStream, heartbeatTimerCount } from '../../src/server/index.js'
+import {
+  EventStream,
+  type Sink,
+  createEventStream,
+  heartbeatTimerCount,
+} from '../../src/server/index.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) {
