@@ -15,10 +15,15 @@ import { discardBody, sendJsonError, sendSluiceError } from '../server/http-json
 import { createEventStream } from '../server/node.js'
 import { type ChatStats, chatHandler, createChatStats } from './chat.js'
 import { appRoutes } from './static.js'
+import { createHub, type Hub } from '../hub/hub.js'
+import { hubRoutes } from '../hub/http.js'
+import { HUB_HELP, type HubFlags, createServeHub, parseHubFlag } from './hub-options.js'
 
 export interface ServeOptions {
   host?: string
   port?: number
+  /** The hub behind /events, /publish, /metrics (default: an open in-memory hub). */
+  hub?: Hub
   /** Where log lines go (default: stderr). */
   log?: (line: string) => void
 }
@@ -37,7 +42,7 @@ export type RouteHandler = (
 ) => unknown | Promise<unknown>
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH'
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS'
   /** `/chat`, `/chat/:runId`... */
   path: string
   handler: RouteHandler
@@ -83,12 +88,14 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
   }
 
   const postChat = chatHandler({ stats: chat, openStream })
+  const hub = options.hub ?? createHub()
+  closeHooks.push(() => hub.close())
 
   // The routing table. Mount new routes here, one line each.
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handler: healthz },
     { method: 'POST', path: '/chat', handler: (req, res, ctx) => postChat(req, res, ctx.url) },
-    // hub:     GET /events, POST /publish, GET /metrics
+    ...hubRoutes(hub), // hub: GET /events, POST /publish, GET /metrics, OPTIONS (CORS preflight)
     // runs:    GET /chat/:runId, DELETE /chat/:runId
     ...appRoutes(), // GET /, /assets/:file: the demo page (src/app, built into dist/app)
   ]
@@ -245,11 +252,15 @@ const HELP = `Usage: sluice serve [--host H] [--port P]
   --host H   address to listen on (default 127.0.0.1)
   --port P   port (default 8080; 0 picks a free one)
 
-Routes: POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100), GET /healthz`
+Routes: POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100), GET /healthz
+
+${HUB_HELP}`
 
 export async function main(argv: string[]): Promise<number | undefined> {
   let host = '127.0.0.1'
   let port = 8080
+  const hubFlags: HubFlags = {}
+  let hubArg = -1
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--help' || arg === '-h') {
@@ -260,6 +271,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     else if (arg === '--port') port = Number(argv[++i])
     else if (arg.startsWith('--host=')) host = arg.slice(7)
     else if (arg.startsWith('--port=')) port = Number(arg.slice(7))
+    else if ((hubArg = parseHubFlag(argv, i, hubFlags)) !== -1) i = hubArg
     else {
       process.stderr.write(`sluice serve: unknown option '${arg}'.\n\n${HELP}\n`)
       return 2
@@ -269,11 +281,18 @@ export async function main(argv: string[]): Promise<number | undefined> {
     process.stderr.write(`sluice serve: --host needs an address and --port a number 0-65535.\n`)
     return 2
   }
-  const app = createServeApp()
+  const { hub, banner } = await createServeHub(hubFlags)
+  const app = createServeApp({ hub })
   const server = await listen(app, host, port)
   const addr = server.address()
   const actualPort = typeof addr === 'object' && addr ? addr.port : port
   process.stdout.write(`sluice serve: listening on http://${host}:${actualPort}\n`)
+  for (const line of banner) process.stdout.write(`sluice serve: ${line}\n`)
+  if (!hubFlags.jwtSecret && !hubFlags.jwtPublicKey && !/^(127\.|::1$|localhost$)/.test(host)) {
+    process.stdout.write(
+      `sluice serve: WARNING: the open hub listens on ${host}, not loopback; pass --jwt-secret\n`,
+    )
+  }
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return

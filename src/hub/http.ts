@@ -208,7 +208,9 @@ function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
   const m = hub.metrics
   m.connections++
   m.connectionsTotal++
+  const unregister = hub.onClose(() => stream.complete())
   stream.onCompletion((reason) => {
+    unregister()
     opened.close()
     m.connections--
     if (reason === 'slow-consumer') m.slowConsumerDisconnects++
@@ -399,4 +401,20 @@ export function hubHandler(hub: Hub, options: HubHandlerOptions = {}): HubHandle
     )
   }
   return handler as HubHandler
+}
+
+/** The hub's routes for a routing table such as `sluice serve`'s. */
+export function hubRoutes(hub: Hub): {
+  method: 'GET' | 'POST' | 'OPTIONS'
+  path: string
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>
+}[] {
+  const handler = (req: IncomingMessage, res: ServerResponse) => handleNode(hub, req, res)
+  return [
+    { method: 'GET', path: '/events', handler },
+    { method: 'POST', path: '/publish', handler },
+    { method: 'GET', path: '/metrics', handler },
+    { method: 'OPTIONS', path: '/events', handler },
+    { method: 'OPTIONS', path: '/publish', handler },
+  ]
 }

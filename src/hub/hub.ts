@@ -85,7 +85,6 @@ export function checkTopic(topic: unknown): string {
       { status: 400 },
     )
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
   if (/[\u0000-\u001f\u007f]/.test(topic)) {
     throw new SluiceError('BAD_REQUEST', 'A topic may not contain control characters.', {
       status: 400,
@@ -300,7 +299,13 @@ export class Hub {
     return hubHandler(this, options)
   }
 
-  /** End every subscription and close the store. */
+  /** @internal Run `fn` when the hub closes (the HTTP side ends its streams); returns an unregister. */
+  onClose(fn: () => void): () => void {
+    this.closers.add(fn)
+    return () => this.closers.delete(fn)
+  }
+
+  /** End every subscription (wire streams complete) and close the store. */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true

@@ -5,7 +5,7 @@
  */
 export { createHub, Hub, checkTopic } from './hub.js'
 export type { HubOptions, PublishOptions, SubscribeOptions, OpenedSubscription } from './hub.js'
-export { hubHandler, handleNode, handleWeb, DEFAULT_MAX_BODY_BYTES } from './http.js'
+export { hubHandler, hubRoutes, handleNode, handleWeb, DEFAULT_MAX_BODY_BYTES } from './http.js'
 export type { HubHandler, HubHandlerOptions } from './http.js'
 export { memoryStore } from './memory-store.js'
 export type { MemoryStoreOptions } from './memory-store.js'

@@ -19,7 +19,7 @@ export async function openSse(
   const ac = new AbortController()
   const response = await fetch(url, { headers, signal: ac.signal })
   const events: EventSourceMessage[] = []
-  let notify: (() => void) | null = null
+  let notify = null as (() => void) | null
   const parser = createParser({
     onEvent: (e) => {
       events.push(e)
