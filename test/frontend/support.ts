@@ -111,11 +111,18 @@ export async function startProducer(): Promise<Producer> {
       ended: new Promise((r) => (resolveEnded = r)),
     }
     streams.push(s)
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      'x-accel-buffering': 'no',
-    })
+    // `?plain=1`: a stream as many servers send it, without no-transform and
+    // X-Accel-Buffering (the control case that shows a buffering proxy is caught).
+    res.writeHead(
+      200,
+      url.searchParams.get('plain') === '1'
+        ? { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }
+        : {
+            'content-type': 'text/event-stream; charset=utf-8',
+            'cache-control': 'no-cache, no-transform',
+            'x-accel-buffering': 'no',
+          },
+    )
     res.socket?.setNoDelay(true)
     res.write(encodeComment('ok'))
     const start = Number(s.lastEventId ?? 0)
