@@ -469,6 +469,12 @@ function dataText(data: unknown): string | undefined {
 
 function toEventInit(message: unknown): EventInit {
   if (typeof message === 'string') return { data: message }
+  if (message === undefined) {
+    throw new SluiceError(
+      'INVALID_ARGUMENT',
+      '`send()` needs something to send: a string, an event `{ data, event?, id?, retry? }`, or a JSON value.',
+    )
+  }
   if (message !== null && typeof message === 'object' && isEventShape(message)) {
     const m = message as SendEvent
     const init: EventInit = {}

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal, requireBinary } from '../helpers/external.js'
-import { startCli } from './support.js'
+import { ROOT, startCli } from './support.js'
 
 describeExternal(['curl'], 'sluice serve (the process)', () => {
   let cli: Awaited<ReturnType<typeof startCli>>
@@ -75,5 +75,34 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
     expect(performance.now() - t0).toBeLessThan(5000)
     await expect(fetch(`${cli.url}/healthz`)).rejects.toThrow()
     expect(cli.proc.output()).toContain('SIGTERM, shutting down')
+  })
+
+  it('SIGINT stops it the same way; --help and bad options answer without listening', async () => {
+    const other = await startCli()
+    const exited = new Promise<number | null>((resolve) => other.proc.proc.once('exit', resolve))
+    other.proc.proc.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(other.proc.output()).toContain('SIGINT, shutting down')
+
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args],
+          {
+            cwd: ROOT,
+          },
+        )
+        let out = ''
+        child.stdout.on('data', (d) => (out += d))
+        child.stderr.on('data', (d) => (out += d))
+        child.on('exit', (code) => resolve({ code, out }))
+      })
+    const help = await run(['--help'])
+    expect(help.code).toBe(0)
+    expect(help.out).toContain('--port P')
+    const bad = await run(['--port', 'eighty'])
+    expect(bad.code).toBe(2)
+    expect(bad.out).toContain('--port')
   })
 })

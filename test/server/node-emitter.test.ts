@@ -10,6 +10,7 @@ import {
   type CloseReason,
   createEventStream,
   type EventStream,
+  eventStreamHandler,
   heartbeatTimerCount,
   StreamClosedError,
   streamStats,
@@ -148,6 +149,34 @@ describe('send, comment, write', () => {
     expect(rejection).toBeInstanceOf(StreamClosedError)
     expect(isSluiceError(rejection, 'STREAM_CLOSED')).toBe(true)
     expect((rejection as StreamClosedError).reason).toBe('complete')
+  })
+})
+
+describe('eventStreamHandler', () => {
+  it('runs the producer; a throw (sync or async) becomes completeWithError', async () => {
+    server = await startServer(
+      eventStreamHandler((stream, req) => {
+        void stream.send('started')
+        if (req.url === '/sync') throw new Error('sync failure')
+        return Promise.reject(new Error('async failure'))
+      }),
+    )
+    for (const path of ['/sync', '/async']) {
+      const wire = await readWire(server.url + path)
+      expect(wire.events.map((e) => e.event)).toEqual(['', 'error'])
+      expect(wire.body).not.toContain('failure')
+    }
+  })
+
+  it('refuses to send undefined, loudly', async () => {
+    let rejection: unknown
+    const { url } = await serve(async (s) => {
+      rejection = await s.send(undefined).catch((e) => e)
+      s.complete()
+    })
+    const wire = await readWire(url)
+    expect(wire.body).toBe('')
+    expect(isSluiceError(rejection, 'INVALID_ARGUMENT')).toBe(true)
   })
 })
 
@@ -315,6 +344,34 @@ describe('heartbeats', () => {
     for (const w of wires) expect(w.comments.length).toBeGreaterThanOrEqual(2)
     await waitUntil(() => streams.every((s) => s.isClosed))
     expect(heartbeatTimerCount()).toBe(0)
+  })
+})
+
+describe('heartbeats behind a backlog', () => {
+  it('writes no heartbeat while bytes are waiting for a client that does not read', async () => {
+    let stream!: EventStream
+    const { port } = await serve(
+      (s) => {
+        stream = s
+      },
+      { heartbeat: 40, maxBufferedBytes: 64 * 1024 * 1024 },
+    )
+    const socket = await stalledClient(port)
+    await waitUntil(() => stream !== undefined)
+    // Fill the kernel's socket buffers (they grow for a while) and leave a backlog in node's.
+    const chunk = 'b'.repeat(64 * 1024)
+    for (let round = 0; round < 40; round++) {
+      while (stream.bufferedBytes < 1024 * 1024) void stream.send(chunk)
+      await sleep(100)
+      if (stream.bufferedBytes > 512 * 1024) break
+    }
+    expect(stream.bufferedBytes).toBeGreaterThan(0)
+    const before = streamStats.heartbeats
+    await sleep(300)
+    expect(stream.bufferedBytes).toBeGreaterThan(0)
+    expect(streamStats.heartbeats).toBe(before)
+    socket.destroy()
+    expect(await stream.closed).toBe('disconnect')
   })
 })
 
