@@ -3,7 +3,7 @@
  * TCP and counts what arrives. It runs as its own process (forked by the
  * harness), so its CPU never lands on the server's account.
  *
- * Counting is cheap on purpose: every payload starts with `{"t":` (see
+ * Counting is cheap on purpose: every payload ends with `,"t":<us>}` (see
  * servers/common.ts), so an event is one `Buffer.indexOf` hit in the raw bytes,
  * whatever the framing (SSE `data:` lines inside HTTP chunks, or WebSocket
  * frames). Only the latency mode reads the number after the marker: the
@@ -64,7 +64,7 @@ export interface Delivered {
   timedOut: boolean
 }
 
-const MARKER = Buffer.from('{"t":')
+const MARKER = Buffer.from(',"t":')
 const M = MARKER.length
 const HEAD_END = Buffer.from('\r\n\r\n')
 
@@ -229,7 +229,8 @@ async function open(req: Extract<LoadRequest, { type: 'open' }>): Promise<Opened
         conns.push(await openOne(req.port, req.path, req.transport))
       } catch (err) {
         failed++
-        if (errors.length < 5) errors.push(String(err))
+        const text = String(err)
+        if (errors.length < 5 && !errors.includes(text)) errors.push(text)
       }
     }
   }

@@ -29,13 +29,14 @@ export function nowUs(): number {
 const PAD = 'x'.repeat(1 << 20)
 
 /**
- * A JSON payload of about `size` bytes that starts with `{"t":<us>`: the load
- * process counts events by that marker and takes latency from the number.
+ * A JSON payload of about `size` bytes that ends with `,"t":<us>}`: the load
+ * process counts an event when that marker arrives (so an event counts once
+ * its last bytes are in, even at 64 KB) and takes latency from the number.
  */
 export function payload(i: number, size: number): string {
-  const head = '{"t":' + nowUs() + ',"i":' + i + ',"p":"'
-  const pad = Math.max(0, size - head.length - 2)
-  return head + PAD.slice(0, pad) + '"}'
+  const t = String(nowUs())
+  const fixed = '{"i":'.length + String(i).length + ',"p":"'.length + '","t":'.length + t.length + 1
+  return '{"i":' + i + ',"p":"' + PAD.slice(0, Math.max(0, size - fixed)) + '","t":' + t + '}'
 }
 
 function sleep(ms: number): Promise<void> {
