@@ -74,8 +74,10 @@ export function createEventStream(
   }
   res.socket?.setNoDelay(true)
   const sink = new NodeSink(res as NodeResponse)
+  // 'close' while the stream is open: the client left, or someone ended the
+  // response behind the stream's back. Either way nothing more can be sent.
   const onClose = (): void => {
-    if (!res.writableFinished) stream.gone()
+    if (!stream.isClosed) stream.gone()
   }
   const onDrain = (): void => stream.drained()
   const onError = (err: Error): void => stream.gone(err)

@@ -277,6 +277,19 @@ describe('how a stream ends', () => {
     expect(sent).toBe(sentAtAbort)
   })
 
+  it('a response ended behind the stream’s back ends the stream too (no leaked heartbeat)', async () => {
+    let stream!: EventStream
+    server = await startServer((req, res) => {
+      stream = createEventStream(req, res, { heartbeat: 50 })
+      void stream.send('x')
+      res.end()
+    })
+    const wire = await readWire(server.url)
+    expect(wire.events.map((e) => e.data)).toEqual(['x'])
+    expect(await stream.closed).toBe('disconnect')
+    expect(heartbeatTimerCount()).toBe(0)
+  })
+
   it('runs every onCompletion listener exactly once, and late ones too', async () => {
     let stream!: EventStream
     const calls: string[] = []
