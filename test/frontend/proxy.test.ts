@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WebSocket, WebSocketServer } from 'ws'
 import { createProxyServer } from '../../src/cli/proxy.js'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import {
@@ -127,6 +128,27 @@ describe('sluice proxy (in-process)', () => {
       expect(body.message).toMatch(/could not reach/)
     } finally {
       await new Promise((r) => dead.close(r))
+    }
+  })
+
+  it("passes WebSocket upgrades through (a dev server's HMR)", async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+    await new Promise((r) => wss.once('listening', r))
+    wss.on('connection', (sock) => sock.on('message', (m) => sock.send(`echo ${m}`)))
+    const wsProxy = createProxyServer({ target: `http://127.0.0.1:${(wss.address() as any).port}` })
+    const url = await listen(wsProxy)
+    try {
+      const ws = new WebSocket(url.replace('http', 'ws') + '/hmr')
+      await new Promise((r, j) => ws.once('open', r).once('error', j))
+      ws.send('hi')
+      const reply = await new Promise((r) => ws.once('message', (m) => r(String(m))))
+      expect(reply).toBe('echo hi')
+      ws.close()
+    } finally {
+      wsProxy.closeAllConnections()
+      await new Promise((r) => wsProxy.close(r))
+      for (const c of wss.clients) c.terminate()
+      await new Promise((r) => wss.close(r))
     }
   })
 
