@@ -10,7 +10,7 @@ Usage:
   sluice listen  URL [-X M] [-H 'K: V']... [-d BODY] [--last-event-id ID] [--json]
   sluice publish URL TOPIC DATA [--event E] [--token T]
   sluice proxy   --target URL [--port P]
-  sluice bench
+  sluice bench   [--quick] [--variants a,b] [--scenarios x,y]   the fan-out benchmark (source checkout)
 
 Run \`sluice <command> --help\` for a command's options.`
 
@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<{ main: Command }>> = {
   serve: () => import('./serve.js'),
   publish: () => import('./publish.js'),
   proxy: () => import('./proxy.js'),
+  bench: () => import('./bench.js'),
 }
 
 async function run(argv: string[]): Promise<number> {
