@@ -89,11 +89,6 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
     await expect(page.locator('#chat-status').textContent()).resolves.toBe('done')
     await expect(page.locator('#row-chat [data-k="id"]').textContent()).resolves.toBe('41')
     expect(external).toEqual([])
-
-    await mkdir(IMG_DIR, { recursive: true })
-    await page.screenshot({ path: IMG_DIR + 'demo-light.png' })
-    await page.emulateMedia({ colorScheme: 'dark' })
-    await page.screenshot({ path: IMG_DIR + 'demo-dark.png' })
     await page.close()
   })
 
@@ -117,6 +112,113 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
       tokenize({ message: 'Why is this streaming?', mode: 'words', tokens: 400 }).join('').length,
     )
     await expect(page.locator('#stop').isDisabled()).resolves.toBe(true)
+    await page.close()
+  })
+  it("shows each other's publishes in two tabs", async () => {
+    const a = await browser.context.newPage()
+    const b = await browser.context.newPage()
+    await a.goto(served.url + '/?topic=room')
+    await b.goto(served.url + '/?topic=room')
+    for (const p of [a, b])
+      await until(
+        async () => (await p.locator('#feed-status').textContent()) === 'open',
+        5000,
+        'open',
+      )
+    await a.fill('#pub-data', 'hello from A')
+    await a.click('#publish')
+    await until(
+      async () => ((await b.locator('#feed').textContent()) ?? '').includes('hello from A'),
+      5000,
+      "A's message in B",
+    )
+    await b.fill('#pub-data', 'hi from B')
+    await b.click('#publish')
+    await until(
+      async () => ((await a.locator('#feed').textContent()) ?? '').includes('hi from B'),
+      5000,
+      "B's message in A",
+    )
+    // Both see both, in the same order, with the hub's ids.
+    const items = async (p: Page) => p.locator('#feed li .data').allTextContents()
+    await until(async () => (await items(a)).length === 2, 5000, 'two items in A')
+    expect(await items(a)).toEqual(['hi from B', 'hello from A'])
+    expect(await items(b)).toEqual(await items(a))
+    expect(await a.locator('#row-feed [data-k="id"]').textContent()).toBe(
+      await b.locator('#row-feed [data-k="id"]').textContent(),
+    )
+    await a.close()
+    await b.close()
+  })
+
+  it('serves /events to the native EventSource, with Last-Event-ID replay', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(served.url + '/')
+    await page.evaluate(() => {
+      const w = window as any
+      w.got = []
+      w.es = new EventSource('/events?topic=native')
+      w.es.onmessage = (e: MessageEvent) => w.got.push({ data: e.data, id: e.lastEventId })
+      return new Promise((r) => w.es.addEventListener('open', r, { once: true }))
+    })
+    const publish = (data: string) =>
+      fetch(served.url + '/publish', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic: 'native', data }),
+      }).then((r) => r.json() as Promise<{ id: string }>)
+    const one = await publish('one')
+    await publish('two')
+    await until(() => page.evaluate(() => (window as any).got.length === 2), 5000, 'two events')
+    const got = await page.evaluate(() => (window as any).got)
+    expect(got.map((e: { data: string }) => e.data)).toEqual(['one', 'two'])
+    expect(got[0].id).toBe(one.id)
+    // A new EventSource resuming from the first id gets the rest, from history.
+    const replay = await page.evaluate(
+      (id) =>
+        new Promise<string[]>((resolve) => {
+          const seen: string[] = []
+          const es = new EventSource('/events?topic=native&lastEventId=' + encodeURIComponent(id))
+          es.onmessage = (e) => {
+            seen.push(e.data)
+            es.close()
+            resolve(seen)
+          }
+        }),
+      one.id,
+    )
+    expect(replay).toEqual(['two'])
+    await page.close()
+  })
+
+  it('saves screenshots, light and dark, into docs/img/', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(served.url + '/?delay=20&topic=demo')
+    await until(
+      async () => (await page.locator('#feed-status').textContent()) === 'open',
+      5000,
+      'open',
+    )
+    for (const m of ['Deploy finished on eu-west', 'New comment on #42']) {
+      await page.fill('#pub-data', m)
+      await page.click('#publish')
+      await until(
+        async () => ((await page.locator('#feed').textContent()) ?? '').includes(m),
+        5000,
+        m,
+      )
+    }
+    await page.fill('#message', 'How does sluice stream?')
+    await page.click('#send')
+    await until(async () => (await answerStatus(page)) === 'done', 15_000, 'the answer')
+    await mkdir(IMG_DIR, { recursive: true })
+    await page.screenshot({ path: IMG_DIR + 'demo-light.png' })
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await page.screenshot({ path: IMG_DIR + 'demo-dark.png' })
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    await page.emulateMedia({ colorScheme: 'light' })
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    expect(dark).not.toBe(light)
     await page.close()
   })
 })
