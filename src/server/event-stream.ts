@@ -176,6 +176,9 @@ export class EventStream implements HeartbeatTarget {
         maxBufferedBytes: max,
       })
     }
+    // Encoded first, so a bad value throws here (INVALID_FIELD) before anything is registered.
+    const retryBytes =
+      options.retry === undefined ? undefined : utf8.encode(encodeEvent({ retry: options.retry }))
     this.lastEventId = options.lastEventId ?? lastEventId
     this.heartbeatMs = heartbeat
     this.heartbeatBytes =
@@ -188,7 +191,7 @@ export class EventStream implements HeartbeatTarget {
     streamStats.opened++
     if (heartbeat > 0) addHeartbeat(heartbeat, this)
     if (timeout > 0) this.timer = setTimeout(() => this.timedOut(), timeout)
-    if (options.retry !== undefined) void this.send({ retry: options.retry })
+    if (retryBytes) void this.writeBytes(retryBytes)
   }
 
   /** @internal Attach the transport. Writes made before it are flushed now, in order. */

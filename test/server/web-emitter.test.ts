@@ -106,6 +106,13 @@ describe('eventStreamResponse', () => {
     expect(maxBuffered).toBeLessThanOrEqual(64 * 1024)
   })
 
+  it('refuses bad options at once, with the field named', () => {
+    expect(() => createWebEventStream(null, { retry: -1 })).toThrow(/retry/)
+    expect(() => createWebEventStream(null, { heartbeat: -5 })).toThrow(/heartbeat/)
+    expect(() => createWebEventStream(null, { timeout: Number.NaN })).toThrow(/timeout/)
+    expect(() => createWebEventStream(null, { maxBufferedBytes: 0 })).toThrow(/maxBufferedBytes/)
+  })
+
   it('times out and heartbeats like the node stream', async () => {
     const { stream, response } = createWebEventStream(null, { heartbeat: 60, timeout: 300 })
     const t0 = performance.now()
