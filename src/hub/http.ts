@@ -217,12 +217,14 @@ function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
   })
   const noop = (): void => {}
   opened.start({
-    event(_e, bytes) {
+    event(_e, bytes, replayed) {
       if (stream.isClosed) return
-      // Not awaited: a slow subscriber must not hold up the others. Its
+      m.delivered++
+      // A replay is this subscriber's alone: follow its pace.
+      if (replayed) return stream.write(bytes).catch(noop)
+      // Live: not awaited, a slow subscriber must not hold up the others. Its
       // buffer is capped by maxBufferedBytes, past which the stream is cut.
       stream.write(bytes).catch(noop)
-      m.delivered++
     },
     notice(_e, bytes) {
       if (!stream.isClosed) stream.write(bytes).catch(noop)

@@ -189,8 +189,12 @@ export class Hub {
         close,
         start: (output) => {
           if (notice) this.metrics.historyNotices[notice]++
-          const replayed = sub.start(output, position, notice, replay)
-          this.metrics.replayed += replayed
+          sub.start(output, position, notice, replay).then(
+            (replayed) => {
+              this.metrics.replayed += replayed
+            },
+            () => close(),
+          )
         },
       }
     } catch (err) {

@@ -31,8 +31,13 @@ export const RESET_EVENT = 'sluice-reset'
 
 /** Where a subscription's output goes: a wire stream (bytes) or an in-process queue. */
 export interface SubscriptionOutput {
-  /** A topic event; `bytes` is its shared encoding (the same Uint8Array for every subscriber). */
-  event(e: StoredEvent, bytes: Uint8Array, replayed: boolean): void
+  /**
+   * A topic event; `bytes` is its shared encoding (the same Uint8Array for
+   * every subscriber). For replayed events a returned promise is awaited
+   * before the next one, so a long replay follows the client's pace instead
+   * of filling its buffer; live events are never awaited.
+   */
+  event(e: StoredEvent, bytes: Uint8Array, replayed: boolean): void | Promise<void>
   /** A loss notice (already an event). */
   notice(e: HubEvent, bytes: Uint8Array): void
 }
@@ -91,12 +96,12 @@ export class Subscription {
    * Start output: the position (epoch, seq) replay begins after, an optional
    * loss notice, the replayed events; then release the held live events.
    */
-  start(
+  async start(
     output: SubscriptionOutput,
     position: { epoch: string; seq: number },
     notice: LossKind | null,
     replay: readonly StoredEvent[],
-  ): number {
+  ): Promise<number> {
     this.output = output
     this.epoch = position.epoch
     this.lastSeq = position.seq
@@ -109,7 +114,8 @@ export class Subscription {
       if (this.closed) return replayed
       if (e.epoch !== this.epoch || e.seq <= this.lastSeq) continue
       this.lastSeq = e.seq
-      output.event(e, encodeEventBytes(toInit(e)), true)
+      const paced = output.event(e, encodeEventBytes(toInit(e)), true)
+      if (paced) await paced
       replayed++
     }
     // Release what arrived live meanwhile (in seq order, as the store delivered it).

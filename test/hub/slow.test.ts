@@ -1,0 +1,124 @@
+/**
+ * A stalled subscriber is cut at its cap while 100 others keep pace, and on
+ * reconnect catches up from history with nothing lost.
+ */
+import { createServer, type Server } from 'node:http'
+import { connect } from 'node:net'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createHub, memoryStore, type Hub } from '../../src/hub/index.js'
+import { createParser } from '../../src/protocol/index.js'
+import type { EventSourceMessage } from '../../src/protocol/types.js'
+import { openSse } from './sse.js'
+
+let hub: Hub
+let server: Server
+let port: number
+
+beforeAll(async () => {
+  hub = createHub({
+    store: memoryStore({ maxLength: 1000 }),
+    maxBufferedBytes: 64 * 1024,
+    heartbeat: 0,
+  })
+  server = createServer(hub.handler())
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const addr = server.address()
+  port = typeof addr === 'object' && addr ? addr.port : 0
+})
+
+afterAll(async () => {
+  await hub.close()
+  server.closeAllConnections()
+  await new Promise((r) => server.close(r))
+})
+
+/** A client that reads `readFirst` events, then freezes (reads nothing more), like a hung tab. */
+function stalledClient(path: string, readFirst: number) {
+  const socket = connect(port, '127.0.0.1')
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`)
+  let frozen = false
+  const events: EventSourceMessage[] = []
+  let headerDone = false
+  let head = ''
+  const parser = createParser({ onEvent: (e) => events.push(e) })
+  const closed = new Promise<void>((resolve) => {
+    socket.on('close', () => resolve())
+    socket.on('error', () => {})
+  })
+  socket.on('data', (chunk: Buffer) => {
+    if (frozen) return
+    let text = chunk.toString('latin1')
+    if (!headerDone) {
+      head += text
+      const end = head.indexOf('\r\n\r\n')
+      if (end === -1) return
+      headerDone = true
+      text = head.slice(end + 4)
+    }
+    // Chunked transfer encoding: drop the size lines (events hold no CRLF-framed hex lines).
+    parser.feed(Buffer.from(text.replace(/\r\n[0-9a-f]+\r\n/g, ''), 'latin1'))
+    if (events.length >= readFirst) {
+      frozen = true
+      socket.pause()
+    }
+  })
+  return { socket, events, closed, resume: () => socket.resume() }
+}
+
+it('cuts the stalled subscriber at its cap; 100 others keep pace; it catches up from history', async () => {
+  const base = `http://127.0.0.1:${port}`
+  const others = await Promise.all(
+    Array.from({ length: 100 }, () => openSse(`${base}/events?topic=feed`)),
+  )
+  const stalled = stalledClient('/events?topic=feed&topic=bulk', 4)
+  await new Promise((r) => setTimeout(r, 100))
+  const bulk = 'b'.repeat(20 * 1024)
+  const ids: { id: string; topic: string }[] = []
+  for (let i = 0; i < 4; i++) ids.push({ id: await hub.publish('feed', `warm${i}`), topic: 'feed' })
+  const until = Date.now() + 5000
+  while (stalled.events.length < 4 && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 10))
+  let cutAt = -1
+  for (let i = 0; i < 600; i++) {
+    ids.push({ id: await hub.publish('feed', `f${i}`), topic: 'feed' })
+    ids.push({ id: await hub.publish('bulk', bulk), topic: 'bulk' })
+    if (cutAt === -1 && hub.metrics.slowConsumerDisconnects === 1) cutAt = i
+    // Let the sockets move, as a real publisher's pace would.
+    if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1))
+  }
+  console.log(
+    `stalled subscriber cut after ${cutAt + 1} of 600 rounds (20 KiB bulk + 1 feed event each)`,
+  )
+  // The stalled one was cut while publishing went on (not at the end).
+  expect(cutAt).toBeGreaterThan(-1)
+  expect(cutAt).toBeLessThan(599)
+  // Every other subscriber has every feed event, in order, promptly.
+  const feedIds = ids.filter((x) => x.topic === 'feed').map((x) => x.id)
+  for (const o of others) {
+    await o.waitFor((ev) => ev.length >= feedIds.length, 10_000)
+    expect(o.events.map((e) => e.id)).toEqual(feedIds)
+    o.close()
+  }
+  // The stalled client wakes up to a closed connection and resumes from the last event it handled.
+  stalled.resume()
+  await stalled.closed
+  const seen = stalled.events
+  expect(seen.length).toBe(4)
+  const lastId = seen[seen.length - 1].id
+  const resumed = await openSse(`${base}/events?topic=feed&topic=bulk`, { 'last-event-id': lastId })
+  expect(resumed.response.headers.get('sluice-history')).toBe('complete')
+  const all = ids.map((x) => x.id)
+  const from = all.indexOf(lastId) + 1
+  await resumed.waitFor(
+    (ev) => ev.filter((e) => e.event !== 'sluice-reset').length >= all.length - from,
+    10_000,
+  )
+  expect(seen.map((e) => e.id)).toEqual(all.slice(0, from))
+  expect(resumed.events.filter((e) => e.event !== 'sluice-reset').map((e) => e.id)).toEqual(
+    all.slice(from),
+  )
+  resumed.close()
+  expect(hub.metrics.slowConsumerDisconnects).toBe(1)
+  const metrics = await (await fetch(`${base}/metrics`)).text()
+  expect(metrics).toMatch(/^sluice_hub_slow_consumer_disconnects_total 1$/m)
+}, 30_000)
