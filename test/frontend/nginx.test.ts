@@ -15,12 +15,14 @@ import {
   type Started,
   waitForPort,
 } from '../helpers/external.js'
+import { buildApp, type Served, serveWithApp, tempDir } from './app-build.js'
 import {
   type Browser,
   checkStreamingThrough,
   launchBrowser,
   type Producer,
   startProducer,
+  until,
 } from './support.js'
 
 /** Write a runnable nginx prefix: the example config, every temp path inside `dir`. */
@@ -61,40 +63,52 @@ http {
   return main
 }
 
+/** A real nginx with the example config in front of `upstreamPort`; stop() also removes its prefix dir. */
+async function startNginx(
+  upstreamPort: number,
+): Promise<{ front: string; stop: () => Promise<void> }> {
+  const bin = requireBinary('nginx')
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-nginx-'))
+  const port = await freePort()
+  const conf = await nginxPrefix(dir, upstreamPort, port)
+  const nginx: Started = start(bin, [
+    '-p',
+    dir,
+    '-c',
+    conf,
+    '-e',
+    'stderr',
+    '-g',
+    `daemon off; pid ${dir}/nginx.pid; error_log stderr;`,
+  ])
+  await waitForPort(port, 10_000).catch((err) => {
+    throw new Error(`${err.message}\nnginx said:\n${nginx.output()}`)
+  })
+  return {
+    front: `http://127.0.0.1:${port}`,
+    async stop() {
+      await nginx.stop('SIGQUIT')
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
 describeExternal(['nginx', 'chromium'], 'nginx with examples/nginx/sluice.conf', () => {
-  let dir: string
   let producer: Producer
-  let nginx: Started
+  let nginx: { front: string; stop: () => Promise<void> }
   let front: string
   let browser: Browser
 
   beforeAll(async () => {
-    const bin = requireBinary('nginx')
-    dir = await mkdtemp(join(tmpdir(), 'sluice-nginx-'))
     producer = await startProducer()
-    const port = await freePort()
-    const conf = await nginxPrefix(dir, producer.port, port)
-    nginx = start(bin, [
-      '-p',
-      dir,
-      '-c',
-      conf,
-      '-e',
-      'stderr',
-      '-g',
-      `daemon off; pid ${dir}/nginx.pid; error_log stderr;`,
-    ])
-    await waitForPort(port, 10_000).catch((err) => {
-      throw new Error(`${err.message}\nnginx said:\n${nginx.output()}`)
-    })
-    front = `http://127.0.0.1:${port}`
+    nginx = await startNginx(producer.port)
+    front = nginx.front
     browser = await launchBrowser()
   })
   afterAll(async () => {
     await browser?.close()
-    await nginx?.stop('SIGQUIT')
+    await nginx?.stop()
     await producer?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
   })
 
   it('streams with proxy_buffering on, and a closed tab stops the producer', async () => {
@@ -110,5 +124,66 @@ describeExternal(['nginx', 'chromium'], 'nginx with examples/nginx/sluice.conf',
     })
     expect(await res.text()).toContain('id:8\n')
     expect(producer.streams[before].lastEventId).toBe('7')
+  })
+})
+
+describeExternal(['nginx', 'chromium'], 'the demo page of sluice serve behind nginx', () => {
+  let out: { dir: string; remove: () => Promise<void> }
+  let served: Served
+  let nginx: { front: string; stop: () => Promise<void> }
+  let browser: Browser
+
+  beforeAll(async () => {
+    out = await tempDir('sluice-app-')
+    await buildApp(out.dir)
+    served = await serveWithApp(out.dir)
+    nginx = await startNginx(Number(new URL(served.url).port))
+    browser = await launchBrowser()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await nginx?.stop()
+    await served?.close()
+    await out?.remove()
+  })
+
+  it('streams the chat answer token by token, and a closed tab ends the feed stream on the server', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(nginx.front + '/?delay=60&tokens=30')
+    await until(
+      async () => (await page.locator('#feed-status').textContent()) === 'open',
+      5000,
+      'the feed to open',
+    )
+    await page.evaluate(() => {
+      const el = document.getElementById('answer')!
+      const w = window as any
+      w.changes = []
+      new MutationObserver(() => w.changes.push(Date.now())).observe(el, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      })
+    })
+    await page.click('#send')
+    await until(
+      async () => (await page.locator('#answer').getAttribute('data-status')) === 'done',
+      15_000,
+      'the answer',
+    )
+    const changes: number[] = await page.evaluate(() => (window as any).changes)
+    expect(changes.length).toBeGreaterThanOrEqual(20)
+    expect(changes[changes.length - 1] - changes[0]).toBeGreaterThan(1000)
+    // The page's feed subscription is open on the hub; closing the tab ends it
+    // (read from the server's own GET /metrics).
+    const subscribers = async () =>
+      Number(
+        /^sluice_hub_connections (\d+)$/m.exec(
+          await (await fetch(served.url + '/metrics')).text(),
+        )?.[1],
+      )
+    expect(await subscribers()).toBe(1)
+    await page.close()
+    await until(async () => (await subscribers()) === 0, 5000, 'the server to see the tab close')
   })
 })
