@@ -1,0 +1,99 @@
+/**
+ * The browser's native EventSource (headless Chromium) against the hub:
+ * receives published events, and when the test cuts its connection it
+ * reconnects by itself with Last-Event-ID and gets what it missed, once.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type BrowserContext } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createHub, type Hub } from '../../src/hub/index.js'
+import { describeExternal } from '../helpers/external.js'
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>hub</title>
+<script>
+  window.got = []; window.opens = 0; window.errors = 0
+  const es = new EventSource('/events?topic=room')
+  es.onopen = () => window.opens++
+  es.onerror = () => window.errors++
+  es.onmessage = (e) => window.got.push({ id: e.lastEventId, data: e.data })
+</script>`
+
+describeExternal(['chromium'], 'native EventSource in Chromium', () => {
+  let hub: Hub
+  let server: Server
+  let base: string
+  let context: BrowserContext
+  let profile: string
+  const eventSockets: Socket[] = []
+  const lastEventIds: (string | undefined)[] = []
+
+  beforeAll(async () => {
+    hub = createHub({ retry: 200, heartbeat: 0 })
+    const handle = hub.handler()
+    server = createServer((req, res) => {
+      if (req.url === '/') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE)
+        return
+      }
+      if (req.url?.startsWith('/events')) {
+        eventSockets.push(req.socket)
+        lastEventIds.push(req.headers['last-event-id'] as string | undefined)
+      }
+      handle(req, res)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const addr = server.address()
+    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+    profile = await mkdtemp(join(tmpdir(), 'sluice-hub-chromium-'))
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+  })
+
+  afterAll(async () => {
+    await context?.close().catch(() => {})
+    await hub?.close()
+    server?.closeAllConnections()
+    server?.close()
+    if (profile) await rm(profile, { recursive: true, force: true })
+  })
+
+  it('receives published events and resumes after its connection is cut', async () => {
+    const page = await context.newPage()
+    await page.goto(base + '/')
+    await page.waitForFunction(() => (window as any).opens === 1)
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push(await hub.publish('room', `m${i}`))
+    await page.waitForFunction(() => (window as any).got.length === 5)
+
+    // Cut the connection under the browser, and publish while it is away.
+    expect(eventSockets.length).toBe(1)
+    eventSockets[0].destroy()
+    for (let i = 5; i < 10; i++) ids.push(await hub.publish('room', `m${i}`))
+
+    await page.waitForFunction(() => (window as any).got.length >= 10, null, { timeout: 10_000 })
+    await new Promise((r) => setTimeout(r, 200))
+    const got = (await page.evaluate(() => (window as any).got)) as { id: string; data: string }[]
+    expect(got.map((e) => e.data)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`))
+    expect(got.map((e) => e.id)).toEqual(ids)
+    // The browser reconnected on its own, sending the id of the last event it had.
+    expect(await page.evaluate(() => (window as any).opens)).toBe(2)
+    expect(lastEventIds).toEqual([undefined, ids[4]])
+    await page.close()
+  })
+})
