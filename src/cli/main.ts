@@ -18,6 +18,7 @@ type Command = (argv: string[]) => Promise<number | undefined | void>
 
 const commands: Record<string, () => Promise<{ main: Command }>> = {
   serve: () => import('./serve.js'),
+  listen: () => import('./listen.js'),
   publish: () => import('./publish.js'),
   proxy: () => import('./proxy.js'),
   bench: () => import('./bench.js'),

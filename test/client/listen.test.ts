@@ -1,0 +1,185 @@
+/**
+ * `sluice listen`, run as a real process (node + tsx on src/cli/main.ts)
+ * against the fixture server: output formats, request options, exit codes,
+ * and the terminal view (colour and state on stderr) under a real pty.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeExternal, requireBinary } from '../helpers/external.js'
+import { type Fixture, sseHead, startFixture } from '../fixtures/sse-server.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const MAIN = join(ROOT, 'src/cli/main.ts')
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function listen(args: string[], opts: { pty?: boolean } = {}): Promise<Run> {
+  const argv = ['--import', 'tsx', MAIN, 'listen', ...args]
+  const child = opts.pty
+    ? spawn(
+        requireBinary('script'),
+        [
+          '-qec',
+          [process.execPath, ...argv].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '),
+          '/dev/null',
+        ],
+        { cwd: ROOT },
+      )
+    : spawn(process.execPath, argv, { cwd: ROOT })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  const kill = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(kill)
+      resolve({ code, stdout, stderr })
+    }),
+  )
+}
+
+let fx: Fixture
+beforeAll(async () => {
+  fx = await startFixture()
+  fx.route('/stream', (_req, res) => {
+    sseHead(res)
+    res.end(
+      'event: token\nid: 1\ndata: Hel\n\n: heartbeat\n\nid: 2\ndata: line one\ndata: line two\n\n',
+    )
+  })
+  fx.route('/echo', (req, res) => {
+    sseHead(res)
+    const h = req.headers
+    res.end(
+      `data: ${req.method} ${h['x-a']} ${h['x-b']} ${h['content-type']} ${h['last-event-id']} ${req.body}\n\n`,
+    )
+  })
+  fx.route('/endless', async (_req, res) => {
+    sseHead(res)
+    for (let i = 0; i < 200 && !res.destroyed; i++) {
+      res.write(`id: ${i}\ndata: tick ${i}\n\n`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    res.end()
+  })
+  fx.route('/stall', (_req, res) => {
+    sseHead(res)
+    res.write('data: first\n\n')
+  })
+  fx.route('/gone', (_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/json' })
+    res.end('{"error":"NOT_FOUND","message":"no such run"}')
+  })
+  fx.route('/busy', (_req, res) => {
+    res.writeHead(503)
+    res.end()
+  })
+})
+afterAll(async () => {
+  await fx.close()
+})
+
+describe('sluice listen', () => {
+  it('piped: prints only the events (data), exit 0 on a clean end', async () => {
+    const r = await listen([fx.origin + '/stream'])
+    expect(r).toEqual({ code: 0, stdout: 'Hel\nline one\nline two\n', stderr: '' })
+  })
+
+  it('--json: one object per event per line', async () => {
+    const r = await listen(['--json', fx.origin + '/stream'])
+    expect(r.code).toBe(0)
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
+      { event: 'token', id: '1', data: 'Hel' },
+      { event: 'message', id: '2', data: 'line one\nline two' },
+    ])
+  })
+
+  it('--raw: the bytes as received, comments included', async () => {
+    const r = await listen(['--raw', fx.origin + '/stream'])
+    expect(r.stdout).toBe(
+      'event: token\nid: 1\ndata: Hel\n\n: heartbeat\n\nid: 2\ndata: line one\ndata: line two\n\n',
+    )
+  })
+
+  it('-X, repeatable -H, -d @file and --last-event-id reach the server', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-listen-')), 'body.json')
+    writeFileSync(file, '{"message":"hi"}')
+    const r = await listen([
+      '-X',
+      'PUT',
+      '-H',
+      'X-A: 1',
+      '-H',
+      'X-B: two words',
+      '-d',
+      '@' + file,
+      '--last-event-id',
+      '41',
+      fx.origin + '/echo',
+    ])
+    expect(r.stdout).toBe('PUT 1 two words application/json 41 {"message":"hi"}\n')
+    const d = await listen(['-d', 'name=x', fx.origin + '/echo'])
+    expect(d.stdout).toBe('POST undefined undefined text/plain;charset=UTF-8 undefined name=x\n') // -d alone means POST
+  })
+
+  it('--max-events N: exit 0 after N events', async () => {
+    const r = await listen(['--max-events', '3', fx.origin + '/endless'])
+    expect(r).toMatchObject({ code: 0, stdout: 'tick 0\ntick 1\ntick 2\n' })
+  })
+
+  it('--timeout S: exit 124 with a message when the stream does not end', async () => {
+    const r = await listen(['--timeout', '1', fx.origin + '/stall'])
+    expect(r.code).toBe(124)
+    expect(r.stdout).toBe('first\n')
+    expect(r.stderr).toContain('--timeout')
+  })
+
+  it('a 404: exit 1, the status and the body in the message, one request', async () => {
+    const before = fx.hits('/gone').length
+    const r = await listen([fx.origin + '/gone'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('404')
+    expect(r.stderr).toContain('no such run')
+    expect(fx.hits('/gone').length - before).toBe(1)
+  })
+
+  it('--no-retry: a 503 is final at once', async () => {
+    const before = fx.hits('/busy').length
+    const r = await listen(['--no-retry', fx.origin + '/busy'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('503')
+    expect(fx.hits('/busy').length - before).toBe(1)
+  })
+
+  it('a usage error: exit 2 with the help', async () => {
+    const r = await listen(['not a url'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('not an absolute URL')
+    expect(r.stderr).toContain('Usage: sluice listen')
+  })
+})
+
+describeExternal(['script'], 'sluice listen on a terminal', () => {
+  it('colours event names and ids, and reports connection state on stderr', async () => {
+    const r = await listen([fx.origin + '/stream'], { pty: true })
+    expect(r.code).toBe(0)
+    const out = r.stdout // the pty merges stdout and stderr
+    expect(out).toContain('\x1b[36mtoken\x1b[0m \x1b[2m#1\x1b[0m Hel')
+    expect(out).toContain('* connecting to ' + fx.origin + '/stream')
+    expect(out).toContain('* open: 200 text/event-stream')
+  })
+})
