@@ -100,6 +100,8 @@ export async function* simulateModel(
       throw new Error(`simulated model failure after ${i} tokens`)
     }
     if (params.delay > 0) await sleep(params.delay, undefined, { signal })
+    // With no delay, still let other connections run now and then.
+    else if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve))
     signal.throwIfAborted()
     yield tokens[i]
   }

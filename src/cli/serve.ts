@@ -283,7 +283,20 @@ export async function main(argv: string[]): Promise<number | undefined> {
   }
   const { hub, banner } = await createServeHub(hubFlags)
   const app = createServeApp({ hub })
-  const server = await listen(app, host, port)
+  let server: Server
+  try {
+    server = await listen(app, host, port)
+  } catch (err) {
+    await app.close()
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      process.stderr.write(
+        `sluice serve: cannot listen on ${host}:${port} (${code}); pick another with --port or --host.\n`,
+      )
+      return 1
+    }
+    throw err
+  }
   const addr = server.address()
   const actualPort = typeof addr === 'object' && addr ? addr.port : port
   process.stdout.write(`sluice serve: listening on http://${host}:${actualPort}\n`)

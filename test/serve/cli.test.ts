@@ -3,6 +3,7 @@
  * produced, and SIGTERM stops accepting, ends open streams cleanly and exits.
  */
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal, requireBinary } from '../helpers/external.js'
@@ -96,7 +97,12 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
         let out = ''
         child.stdout.on('data', (d) => (out += d))
         child.stderr.on('data', (d) => (out += d))
-        child.on('exit', (code) => resolve({ code, out }))
+        // Bounded: a serve that did start is stopped after 10 s.
+        const guard = setTimeout(() => child.kill('SIGKILL'), 10_000)
+        child.on('exit', (code) => {
+          clearTimeout(guard)
+          resolve({ code, out })
+        })
       })
     const help = await run(['--help'])
     expect(help.code).toBe(0)
@@ -104,5 +110,16 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
     const bad = await run(['--port', 'eighty'])
     expect(bad.code).toBe(2)
     expect(bad.out).toContain('--port')
+    // A port already taken: a clear message, exit 1.
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const heldPort = (holder.address() as { port: number }).port
+    try {
+      const taken = await run(['--port', String(heldPort)])
+      expect(taken.code).toBe(1)
+      expect(taken.out).toContain('EADDRINUSE')
+    } finally {
+      holder.close()
+    }
   })
 })
