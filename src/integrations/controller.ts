@@ -219,6 +219,27 @@ export function defaultToken(ev: EventSourceMessage): string | undefined {
   return d
 }
 
+/** The `reason` of a run's `done` event (`complete`, `stopped`, `error`, `lost`), if any. */
+function endReason(ev: EventSourceMessage): string | undefined {
+  if (ev.event !== 'done' || !ev.data.startsWith('{')) return undefined
+  try {
+    const reason = (JSON.parse(ev.data) as { reason?: unknown }).reason
+    return typeof reason === 'string' ? reason : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function runResumeUrl(data: string, base: string): string | undefined {
+  try {
+    const v = JSON.parse(data) as { resumeUrl?: unknown }
+    if (typeof v.resumeUrl !== 'string') return undefined
+    return new URL(v.resumeUrl, new URL(base, globalThis.location?.href)).href
+  } catch {
+    return undefined
+  }
+}
+
 /** An `event: error` as an Error with the server's code and message. */
 function serverError(data: string): Error & { code?: string } {
   try {
@@ -392,10 +413,25 @@ export class ChatController {
           this.set({ status: 'error', error: serverError(ev.data), lastEventId: ev.id })
           return
         }
+        if (ev.event === 'run') {
+          // A sluice run announces itself first: `{"runId","resumeUrl"}`. Taken
+          // from here too, for when the response header is not exposed (CORS).
+          const resumeUrl = runResumeUrl(ev.data, url)
+          this.set({ lastEventId: ev.id, ...(resumeUrl ? { resumeUrl } : {}) })
+          return
+        }
         if (isEnd(ev)) {
           this.ctrl = undefined
           ctrl.abort()
-          this.set({ status: 'done', lastEventId: ev.id })
+          const reason = endReason(ev)
+          if (reason === 'stopped') this.set({ status: 'stopped', lastEventId: ev.id })
+          else if (reason === 'lost')
+            this.set({
+              status: 'error',
+              lastEventId: ev.id,
+              error: new Error('The run was lost (the server producing it went away).'),
+            })
+          else this.set({ status: 'done', lastEventId: ev.id })
           return
         }
         const t = token(ev)
