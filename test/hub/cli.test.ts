@@ -1,0 +1,76 @@
+/**
+ * The CLI side of the hub: `sluice serve` says whether the hub is open, and
+ * `sluice publish URL TOPIC DATA [--event E] [--token T]` posts an event and
+ * prints its id (or the hub's error, with a non-zero exit).
+ */
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { SignJWT } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startNode, type ServeNode } from './nodes.js'
+import { openSse } from './sse.js'
+
+const run = promisify(execFile)
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const SECRET = 'cli-secret-cli-secret-cli-secret-00'
+
+async function publishCli(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'publish', ...args],
+      { cwd: root },
+    )
+    return { code: 0, stdout, stderr }
+  } catch (err: any) {
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+  }
+}
+
+describe('sluice serve + sluice publish', () => {
+  let open: ServeNode
+  let locked: ServeNode
+  beforeAll(async () => {
+    ;[open, locked] = await Promise.all([
+      startNode([]),
+      startNode(['--jwt-secret', SECRET, '--anonymous']),
+    ])
+  })
+  afterAll(async () => {
+    await Promise.all([open?.stop(), locked?.stop()])
+  })
+
+  it('says at start-up whether the hub is open', () => {
+    expect(open.proc.output()).toMatch(/hub: OPEN/)
+    expect(locked.proc.output()).toMatch(/JWT required to publish/)
+    expect(locked.proc.output()).not.toMatch(/OPEN/)
+  })
+
+  it('publishes, prints the id, and the subscriber sees it', async () => {
+    const sub = await openSse(`${open.base}/events?topic=cli`)
+    const r = await publishCli([open.base, 'cli', 'from the shell', '--event', 'note'])
+    expect(r.code).toBe(0)
+    const id = r.stdout.trim()
+    expect(id).toMatch(/^[0-9a-z]+-\d+$/)
+    await sub.waitFor((ev) => ev.length === 1)
+    expect(sub.events[0]).toMatchObject({ id, event: 'note', data: 'from the shell' })
+    sub.close()
+  })
+
+  it('needs a token on a locked hub, and reports the refusal', async () => {
+    const refused = await publishCli([locked.base + '/publish', 'cli', 'x'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/401 UNAUTHORIZED/)
+    const token = await new SignJWT({ sluice: { publish: ['cli'] } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(SECRET))
+    const ok = await publishCli([locked.base, 'cli', 'x', '--token', token])
+    expect(ok.code).toBe(0)
+    const wrongTopic = await publishCli([locked.base, 'other', 'x', '--token', token])
+    expect(wrongTopic.stderr).toMatch(/403 FORBIDDEN/)
+  })
+})
