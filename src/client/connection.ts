@@ -133,9 +133,18 @@ export async function runEventStream(
   const method = (rest.method ?? 'GET').toUpperCase()
   const originalUrl = requestUrl(input)
   let resumeUrl: string | undefined
+  /** An event arrived on the current connection. */
+  let delivered = false
 
   const parser = createParser({
-    onEvent: (ev) => onmessage?.(ev),
+    onEvent: (ev) => {
+      // An event proves the connection works: the next failure starts from the base again.
+      if (!delivered) {
+        delivered = true
+        policy.succeeded()
+      }
+      onmessage?.(ev)
+    },
     onRetry: (ms) => policy.setServerRetry(ms),
     onError: (err) => onparseerror?.(err),
     maxEventSize,
@@ -208,6 +217,7 @@ export async function runEventStream(
       }
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
       let url = resumeUrl ?? originalUrl
+      let openedAt = 0
       try {
         const headers = new Headers(
           typeof headersOption === 'function' ? await headersOption() : headersOption,
@@ -240,7 +250,11 @@ export async function runEventStream(
         }
         if (onopen) await onopen(response)
         await validate(response, hooks.spec === true)
-        policy.succeeded()
+        // The backoff is reset by the first event, or by a connection that stayed
+        // up for a whole maxDelay; not by the open alone, so a server that
+        // accepts and drops at once is not hammered at the base interval.
+        delivered = false
+        openedAt = Date.now()
         hooks.opened?.(response)
         hooks.state?.('open')
         parser.reset()
@@ -263,6 +277,7 @@ export async function runEventStream(
           return aborted()
         }
         parser.end()
+        if (!delivered && Date.now() - openedAt >= policy.options.maxDelay) policy.succeeded()
         onclose?.()
         if (signal?.aborted) return aborted()
         const again =
@@ -282,6 +297,9 @@ export async function runEventStream(
         if (hiddenAbort) {
           hiddenAbort = false
           continue
+        }
+        if (openedAt && !delivered && Date.now() - openedAt >= policy.options.maxDelay) {
+          policy.succeeded()
         }
         const err = stalled
           ? new SluiceError(

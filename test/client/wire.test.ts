@@ -376,3 +376,41 @@ describe('watchdog and bounds', () => {
     expect(got).toEqual(['small'])
   })
 })
+
+describe('no retry storms', () => {
+  it('a server that accepts and drops at once, with no event, gets growing delays, then the budget ends', async () => {
+    const p = path('drop')
+    fx.route(p, (_req, res) => {
+      sseHead(res)
+      res.end()
+    })
+    const delays: number[] = []
+    const err = await fetchEventSource(fx.origin + p, {
+      retry: { initialDelay: 20, jitter: 0, maxRetries: 4 },
+      onretry: (r) => void delays.push(r.delay),
+    }).catch((e) => e)
+    expect(delays).toEqual([20, 40, 80, 160])
+    expect(err.code).toBe('RETRIES_EXHAUSTED')
+    expect(fx.hits(p)).toHaveLength(5)
+  })
+
+  it('an event resets the backoff: each reconnection after a delivered event waits the base', async () => {
+    const p = path('deliver-then-drop')
+    fx.route(p, (_req, res, { n }) => {
+      sseHead(res)
+      if (n < 3) res.end(`id: ${n}\ndata: ${n}\n\n`)
+      else res.end()
+    })
+    const ctrl = new AbortController()
+    const delays: number[] = []
+    await fetchEventSource(fx.origin + p, {
+      signal: ctrl.signal,
+      retry: { initialDelay: 20, jitter: 0 },
+      onretry: (r) => {
+        delays.push(r.delay)
+        if (delays.length === 5) ctrl.abort()
+      },
+    })
+    expect(delays).toEqual([20, 20, 20, 40, 80])
+  })
+})
