@@ -118,7 +118,7 @@ $<HTMLFormElement>('chat-form').addEventListener('submit', (e) => {
 stopButton.addEventListener('click', () => void chat.stop())
 
 // A reload in the middle of an answer continues it where it was.
-chat.resume()
+if (!chat.resume()) renderChat(chat.state)
 
 // ---- live feed --------------------------------------------------------------
 

@@ -115,6 +115,43 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
     await expect(page.locator('#stop').isDisabled()).resolves.toBe(true)
     await page.close()
   })
+  it('resumes an answer after a reload mid-answer, to the same final text', async () => {
+    const page = await browser.context.newPage()
+    // Record every state the chat badge shows, from the first paint of every load.
+    await page.addInitScript(() => {
+      const w = window as any
+      w.badges = []
+      new MutationObserver(() => {
+        const t = document.getElementById('chat-status')?.textContent
+        if (t && w.badges[w.badges.length - 1] !== t) w.badges.push(t)
+      }).observe(document, { childList: true, characterData: true, subtree: true })
+    })
+    await page.goto(served.url + '/?delay=50&tokens=60')
+    await page.fill('#message', 'Reload me')
+    await page.click('#send')
+    await until(
+      async () => ((await page.locator('#answer').textContent()) ?? '').length > 40,
+      10_000,
+      'part of the answer',
+    )
+    const before = (await page.locator('#answer').textContent()) ?? ''
+    await page.reload()
+    await until(async () => (await answerStatus(page)) === 'done', 15_000, 'the resumed answer')
+    const full = tokenize({ message: 'Reload me', mode: 'words', tokens: 60 }).join('')
+    expect(await page.locator('#answer').textContent()).toBe(full)
+    expect(full.startsWith(before)).toBe(true)
+    expect(before.length).toBeLessThan(full.length)
+    // The reloaded page showed that it was reconnecting before it streamed again.
+    const badges: string[] = await page.evaluate(() => (window as any).badges)
+    expect(badges.indexOf('reconnecting…')).toBeGreaterThanOrEqual(0)
+    expect(badges.indexOf('reconnecting…')).toBeLessThan(badges.lastIndexOf('done'))
+    // The answer is finished, so a further reload has nothing to resume.
+    await page.reload()
+    expect(await answerStatus(page)).toBe('idle')
+    expect(await page.locator('#answer').textContent()).toBe('')
+    await page.close()
+  })
+
   it("shows each other's publishes in two tabs", async () => {
     const a = await browser.context.newPage()
     const b = await browser.context.newPage()
