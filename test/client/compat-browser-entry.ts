@@ -98,6 +98,32 @@ const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise
       },
     })
   },
+  // Without openWhenHidden: hiding the page closes the stream, showing it reconnects.
+  async visibility(f, url, log) {
+    const ctrl = new AbortController()
+    let hidden = false
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden })
+    const flip = (h: boolean) => {
+      hidden = h
+      log.push(h ? 'hidden' : 'visible')
+      document.dispatchEvent(new Event('visibilitychange'))
+    }
+    let n = 0
+    await f(url, {
+      signal: ctrl.signal,
+      onopen: open(log),
+      onmessage: (m: any) => {
+        log.push(msg(m))
+        if (++n === 1) {
+          flip(true)
+          setTimeout(() => flip(false), 300)
+        } else ctrl.abort()
+      },
+      onclose: () => log.push('close'),
+      onerror: () => void log.push('error'),
+    })
+    delete (document as any).hidden
+  },
   // ---- the bug fixes ----
   async 'heartbeat-comments'(f, url, log) {
     const ctrl = new AbortController()

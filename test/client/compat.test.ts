@@ -80,6 +80,10 @@ const routes: Record<string, Route> = {
     if (n === 0) res.end('id: 1\ndata: a\n\n')
     else res.write(`data: again from ${q.headers['last-event-id']}\n\n`)
   },
+  visibility: (_q, res, n) => {
+    sseHead(res)
+    res.write(`id: ${n}\ndata: connection ${n}\n\n`)
+  },
   'guide-onerror-abort': (_q, res) => {
     res.writeHead(500, { 'content-type': 'text/plain' })
     res.end('oops')
@@ -168,6 +172,27 @@ describeExternal(['chromium'], 'fetch-event-source vs sluice in headless Chromiu
         expect(logs.sluice).toEqual(expected)
       })
     }
+    it('visibility: hidden closes the stream, visible reconnects with Last-Event-ID (run one at a time)', async () => {
+      const expected = [
+        'open 200',
+        m('0', '', 'connection 0'),
+        'hidden',
+        'visible',
+        'open 200',
+        m('1', '', 'connection 1'),
+        'resolved',
+      ]
+      for (const impl of ['fes', 'sluice']) {
+        const log = await browser.page.evaluate(
+          ([i, n]) => (globalThis as any).runCompat(i, n),
+          [impl, 'visibility'],
+        )
+        expect(log).toEqual(expected)
+        const hits = fx.hits(`/c/visibility/${impl}`)
+        expect(hits.map((h) => h.headers['last-event-id'])).toEqual([undefined, '0'])
+        expect(hits[1].at - hits[0].at).toBeGreaterThanOrEqual(290) // nothing while hidden
+      }
+    })
     it('onclose-throw resent the POST body on the retry, in both', () => {
       for (const impl of ['fes', 'sluice']) {
         expect(fx.hits(`/c/onclose-throw/${impl}`).map((h) => h.body)).toEqual([
