@@ -25,6 +25,7 @@ export type SluiceErrorCode =
   | 'NETWORK'
   | 'RETRIES_EXHAUSTED'
   | 'ABORTED'
+  | 'DECODE_FAILED'
   // hub
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
