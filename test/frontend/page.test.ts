@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { tokenize } from '../../src/cli/chat.js'
-import { describeExternal } from '../helpers/external.js'
+import { createProxyServer } from '../../src/cli/proxy.js'
+import { describeExternal, freePort } from '../helpers/external.js'
 import { buildApp, type Served, serveWithApp, tempDir } from './app-build.js'
 import { type Browser, launchBrowser, until } from './support.js'
 
@@ -150,6 +151,51 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
     expect(await answerStatus(page)).toBe('idle')
     expect(await page.locator('#answer').textContent()).toBe('')
     await page.close()
+  })
+
+  it('shows a dropped connection as reconnecting and resumes the answer when it is back', async () => {
+    // The page reaches the server through sluice proxy; the proxy dies mid-answer
+    // and comes back on the same port.
+    const port = await freePort()
+    const startProxy = async () => {
+      const p = createProxyServer({ target: served.url })
+      await new Promise<void>((r) => p.listen(port, '127.0.0.1', r))
+      return p
+    }
+    let proxy = await startProxy()
+    const page = await browser.context.newPage()
+    await page.goto(`http://127.0.0.1:${port}/?delay=50&tokens=80`)
+    await page.fill('#message', 'Hold on')
+    await page.click('#send')
+    await until(
+      async () => ((await page.locator('#answer').textContent()) ?? '').length > 30,
+      10_000,
+      'part of the answer',
+    )
+    proxy.closeAllConnections()
+    await new Promise((r) => proxy.close(r))
+    await until(
+      async () => (await page.locator('#chat-status').textContent()) === 'reconnecting…',
+      5000,
+      'the reconnecting state',
+    )
+    expect(await page.locator('#chat-note').textContent()).toMatch(
+      /resuming the answer after event/,
+    )
+    proxy = await startProxy()
+    try {
+      await until(async () => (await answerStatus(page)) === 'done', 20_000, 'the resumed answer')
+      expect(await page.locator('#answer').textContent()).toBe(
+        tokenize({ message: 'Hold on', mode: 'words', tokens: 80 }).join(''),
+      )
+      expect(
+        Number(await page.locator('#row-chat [data-k="retries"]').textContent()),
+      ).toBeGreaterThan(0)
+    } finally {
+      await page.close()
+      proxy.closeAllConnections()
+      await new Promise((r) => proxy.close(r))
+    }
   })
 
   it("shows each other's publishes in two tabs", async () => {
