@@ -121,6 +121,20 @@ function bindingSuite(name: 'vue' | 'react', plugin: () => PluginOption, message
       await long.close()
     })
 
+    it('useChat resumes an answer after a reload (resumeOnMount)', async () => {
+      const page = await browser.context.newPage()
+      await page.goto(served.url + '/?delay=50&tokens=60')
+      await page.click('#toggle-guide')
+      await page.click('#ask')
+      await until(async () => (await text(page, '#chat-answer')).length > 30, 10_000, 'tokens')
+      await page.reload()
+      await until(async () => (await text(page, '#chat-status')) === 'done', 15_000, 'resumed')
+      expect(await text(page, '#chat-answer')).toBe(
+        tokenize({ message: 'Hello chat', mode: 'words', tokens: 60 }).join(''),
+      )
+      await page.close()
+    })
+
     it('closes the stream when the component unmounts (the server sees it go)', async () => {
       const subscribers = async () =>
         Number(
