@@ -24,6 +24,7 @@ import { envelope } from '../protocol/envelope.js'
 import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { readJsonBody } from '../server/http-json.js'
+import { envelopeRunFormat, type RunProducer, type Runs, sseRunFormat } from '../hub/runs.js'
 
 export type ChatMode = 'chars' | 'words'
 export type ChatFormat = 'sse' | 'envelope'
@@ -233,8 +234,55 @@ export async function streamAnswer(
   }
 }
 
+/**
+ * The simulated model as a resumable run's producer (see src/hub/runs.ts):
+ * `event: token` per token, then `done` `{"reason":"complete","tokens":N}`;
+ * a failure is `event: error` `{"error","message"}` then `done` `{"reason":"error"}`.
+ */
+export function chatRunProducer(
+  params: ChatParams,
+  stats: ChatStats = createChatStats(),
+): RunProducer {
+  return async (run, signal) => {
+    let n = 0
+    stats.started++
+    stats.active++
+    try {
+      for await (const token of simulateModel(params, signal)) {
+        n++
+        stats.tokens++
+        // Awaiting send() waits for the store, not for any reader: the answer is generated at the model's pace.
+        await run.send({ event: 'token', data: token })
+      }
+      stats.finished++
+      await run.complete({ tokens: n })
+    } catch (err) {
+      if (signal.aborted) {
+        stats.aborted++
+        return
+      }
+      stats.failed++
+      throw err
+    } finally {
+      stats.active--
+    }
+  }
+}
+
+/** The `event: error` of a failed chat run: a message safe to show a user. */
+export function chatRunError(err: unknown): { error: string; message: string } {
+  return { error: errorCode(err), message: safeMessage(err) }
+}
+
+/** The format of a chat run's events, from `?format=` (envelope for the guide's line-by-line clients). */
+export function chatRunFormat(url: URL) {
+  return url.searchParams.get('format') === 'envelope' ? envelopeRunFormat : sseRunFormat
+}
+
 /** Options of the chat route. */
 export interface ChatRouteOptions {
+  /** Make each answer a resumable run on these (GET/DELETE /chat/:runId resume and stop it). */
+  runs?: Runs
   stats?: ChatStats
   /** Opens (and tracks) the stream; defaults to the plain node emitter. */
   openStream: (
@@ -251,6 +299,23 @@ export function chatHandler(
   const stats = options.stats ?? createChatStats()
   return async (req, res, url) => {
     const params = await readChatRequest(req, url)
+    if (options.runs) {
+      const chatOptions = chatStreamOptions(params)
+      await options.runs.run(req, res, chatRunProducer(params, stats), {
+        format: chatRunFormat(url),
+        formatError: chatRunError,
+        resumeUrl: (runId) => `/chat/${runId}`,
+        openStream: (rq, rs, o) =>
+          options.openStream(rq, rs, {
+            ...o,
+            ...chatOptions,
+            headers: o.headers,
+            // A line-by-line JSON reader must see only `data:` lines.
+            retry: params.format === 'envelope' ? undefined : o.retry,
+          }),
+      })
+      return
+    }
     const stream = options.openStream(req, res, chatStreamOptions(params))
     await streamAnswer(stream, params, stats)
   }

@@ -13,10 +13,11 @@ import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { discardBody, sendJsonError, sendSluiceError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
-import { type ChatStats, chatHandler, createChatStats } from './chat.js'
+import { type ChatStats, chatHandler, chatRunFormat, createChatStats } from './chat.js'
 import { appRoutes } from './static.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { hubRoutes } from '../hub/http.js'
+import { createRuns, type RunsOptions } from '../hub/runs.js'
 import { HUB_HELP, type HubFlags, createServeHub, parseHubFlag } from './hub-options.js'
 
 export interface ServeOptions {
@@ -24,6 +25,8 @@ export interface ServeOptions {
   port?: number
   /** The hub behind /events, /publish, /metrics (default: an open in-memory hub). */
   hub?: Hub
+  /** Chat runs' TTL and lease (default: the hub's runs, TTL 10 min, lease 5 s). */
+  runs?: RunsOptions
   /** Where log lines go (default: stderr). */
   log?: (line: string) => void
 }
@@ -87,16 +90,30 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
     return stream
   }
 
-  const postChat = chatHandler({ stats: chat, openStream })
   const hub = options.hub ?? createHub()
+  // Resumable chat runs on the hub's store (shared across nodes with --redis); see docs/runs.md.
+  const runs = options.runs ? createRuns(hub.store, options.runs) : hub.runs
+  if (runs !== hub.runs) closeHooks.push(() => runs.close())
   closeHooks.push(() => hub.close())
+  const postChat = chatHandler({ stats: chat, openStream, runs })
+  const runOptions = (url: URL) => ({ openStream, format: chatRunFormat(url) })
 
   // The routing table. Mount new routes here, one line each.
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handler: healthz },
     { method: 'POST', path: '/chat', handler: (req, res, ctx) => postChat(req, res, ctx.url) },
     ...hubRoutes(hub), // hub: GET /events, POST /publish, GET /metrics, OPTIONS (CORS preflight)
-    // runs:    GET /chat/:runId, DELETE /chat/:runId
+    // runs: resume (replay after Last-Event-ID, then live) and stop, on any node
+    {
+      method: 'GET',
+      path: '/chat/:runId',
+      handler: (req, res, ctx) => runs.resume(req, res, ctx.params.runId, runOptions(ctx.url)),
+    },
+    {
+      method: 'DELETE',
+      path: '/chat/:runId',
+      handler: (req, res, ctx) => runs.stopRun(req, res, ctx.params.runId),
+    },
     ...appRoutes(), // GET /, /assets/:file: the demo page (src/app, built into dist/app)
   ]
 
@@ -254,6 +271,10 @@ const HELP = `Usage: sluice serve [--host H] [--port P]
 
 Routes: POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100), GET /healthz
 
+Runs (each POST /chat answer is a run: GET /chat/:runId resumes it, DELETE stops it):
+  --run-ttl MS     how long a finished answer stays resumable (default 600000)
+  --run-lease MS   a run whose node stops renewing this lease is reported lost (default 5000)
+
 ${HUB_HELP}`
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -261,6 +282,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   let port = 8080
   const hubFlags: HubFlags = {}
   let hubArg = -1
+  const runFlags: RunsOptions = {}
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--help' || arg === '-h') {
@@ -271,7 +293,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
     else if (arg === '--port') port = Number(argv[++i])
     else if (arg.startsWith('--host=')) host = arg.slice(7)
     else if (arg.startsWith('--port=')) port = Number(arg.slice(7))
-    else if ((hubArg = parseHubFlag(argv, i, hubFlags)) !== -1) i = hubArg
+    else if (arg === '--run-ttl' || arg === '--run-lease') {
+      const ms = Number(argv[++i])
+      if (!Number.isInteger(ms) || ms < 1) {
+        process.stderr.write(`sluice serve: ${arg} needs a positive number of ms.\n`)
+        return 2
+      }
+      runFlags[arg === '--run-ttl' ? 'ttl' : 'lease'] = ms
+    } else if ((hubArg = parseHubFlag(argv, i, hubFlags)) !== -1) i = hubArg
     else {
       process.stderr.write(`sluice serve: unknown option '${arg}'.\n\n${HELP}\n`)
       return 2
@@ -282,7 +311,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     return 2
   }
   const { hub, banner } = await createServeHub(hubFlags)
-  const app = createServeApp({ hub })
+  const app = createServeApp({ hub, runs: runFlags.ttl || runFlags.lease ? runFlags : undefined })
   let server: Server
   try {
     server = await listen(app, host, port)

@@ -14,6 +14,12 @@
  * anything after it is never delivered. That one rule keeps every follower,
  * on every node, and every later resume in agreement without a lock.
  *
+ * Ids: a run's events are numbered from 0 (the `run` event) by the producer;
+ * the SSE id is that number, so a run's ids read 0, 1, 2... whatever else
+ * the store holds. The store keeps it in the event name (`<n>:<name>`); a
+ * terminal event another node writes carries no number and takes the next
+ * one, which every reader computes alike from the log.
+ *
  * Lease: on a shared store the producing node appends a `sluice-lease` marker
  * (never delivered to clients) whenever it has been quiet for a third of the
  * lease. A follower that sees nothing at all for a whole lease checks the log
@@ -32,7 +38,6 @@ import { readLastEventId } from '../server/event-stream.js'
 import { discardBody, sendJsonError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { createWebEventStream } from '../server/web.js'
-import { parseId } from './ids.js'
 import type { Store, StoredEvent } from './store.js'
 
 /** Store topics of runs start with a NUL, which a pub/sub topic may never contain: runs and topics never meet. */
@@ -51,7 +56,7 @@ export type RunEndReason = 'complete' | 'stopped' | 'error' | 'lost'
 
 /** An event of a run as a follower receives it. */
 export interface RunEvent {
-  /** `<epoch>-<seq>` from the store: the SSE id, and what `Last-Event-ID` resumes from. */
+  /** The event's number in the run (`0` for `run`): the SSE id, and what `Last-Event-ID` resumes from. '' on notices. */
   id: string
   /** `run`, `done`, `error`, or the producer's own event names (`token` by default). */
   event: string
@@ -224,6 +229,19 @@ function checkRunId(runId: unknown): string {
   return runId
 }
 
+/** A stored run event: `<n>:<name>` for the producer's numbered events, the bare name otherwise. */
+function unpack(e: StoredEvent): { n: number | undefined; name: string } {
+  const ev = e.event ?? ''
+  const colon = ev.indexOf(':')
+  if (colon > 0) {
+    const digits = ev.slice(0, colon)
+    if (/^\d{1,15}$/.test(digits)) return { n: Number(digits), name: ev.slice(colon + 1) }
+  }
+  return { n: undefined, name: ev }
+}
+
+const isTerminal = (e: StoredEvent): boolean => unpack(e).name === DONE_EVENT
+
 function doneReason(data: string): RunEndReason {
   try {
     const r = (JSON.parse(data) as { reason?: unknown }).reason
@@ -262,8 +280,8 @@ class LocalRun implements RunEmitter {
   endReason: RunEndReason | undefined
   readonly ended: Promise<RunEndReason>
   private resolveEnded!: (r: RunEndReason) => void
-  /** Seqs this node wrote, to tell its own terminal event from another node's. */
-  private terminalSeq = -1
+  /** The number of the next event (0 is `run`). */
+  private next = 0
 
   constructor(
     private readonly manager: Runs,
@@ -283,7 +301,8 @@ class LocalRun implements RunEmitter {
   async watchForStop(): Promise<void> {
     this.unwatch = await this.manager.store.watch(this.topic, {
       onEvent: (e) => {
-        if (e.event === DONE_EVENT && e.seq !== this.terminalSeq && !this.finished) {
+        // Our own terminal event is numbered; another node's (DELETE there) is not.
+        if (e.event === DONE_EVENT && !this.finished) {
           this.settle(doneReason(e.data), new SluiceError('RUN_STOPPED', 'The run was stopped.'))
         }
       },
@@ -303,6 +322,11 @@ class LocalRun implements RunEmitter {
       }
     }, every)
     this.leaseTimer.unref?.()
+  }
+
+  /** Append a numbered event (numbers follow call order, as the appends do). */
+  appendNumbered(event: string, data: string): Promise<StoredEvent> {
+    return this.append({ event: `${this.next++}:${event}`, data })
   }
 
   append(input: { event: string; data: string }): Promise<StoredEvent> {
@@ -345,7 +369,7 @@ class LocalRun implements RunEmitter {
         ),
       )
     }
-    return this.append({ event, data }).then(noop)
+    return this.appendNumbered(event, data).then(noop)
   }
 
   complete(info: Record<string, unknown> = {}): Promise<void> {
@@ -356,13 +380,18 @@ class LocalRun implements RunEmitter {
   async finish(reason: RunEndReason, info: Record<string, unknown> = {}): Promise<void> {
     if (this.finished) return
     this.finished = true
+    // Stop the producer first (a stop must reach it fast); its queued events still precede `done`.
+    if (reason !== 'complete' && !this.controller.signal.aborted) {
+      this.controller.abort(
+        new SluiceError('RUN_STOPPED', `The run ended (${reason}).`, { reason }),
+      )
+    }
     try {
-      const done = await this.append({
-        event: DONE_EVENT,
-        // `reason` first on the wire, and never overridden by `info`.
-        data: JSON.stringify(Object.assign({ reason }, info, { reason })),
-      })
-      this.terminalSeq = done.seq
+      // `reason` first on the wire, and never overridden by `info`.
+      await this.appendNumbered(
+        DONE_EVENT,
+        JSON.stringify(Object.assign({ reason }, info, { reason })),
+      )
     } catch {
       // The store is unreachable: followers elsewhere will see the lease lapse.
     }
@@ -373,7 +402,7 @@ class LocalRun implements RunEmitter {
   /** Error: `event: error` then `done` `{"reason":"error"}`. */
   async fail(error: { error: string; message: string }): Promise<void> {
     if (this.finished) return
-    await this.append({ event: 'error', data: JSON.stringify(error) }).catch(noop)
+    await this.appendNumbered('error', JSON.stringify(error)).catch(noop)
     await this.finish('error')
   }
 
@@ -440,10 +469,7 @@ export class Runs {
    * Start a run: write its `run` event, then run the producer in the
    * background. Followers attach with `open()` (or the HTTP helpers).
    */
-  async start(
-    producer: RunProducer,
-    options: RunOptions = {},
-  ): Promise<StartedRun> {
+  async start(producer: RunProducer, options: RunOptions = {}): Promise<StartedRun> {
     if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The runs manager is closed.')
     if (typeof producer !== 'function') {
       throw new SluiceError(
@@ -473,7 +499,7 @@ export class Runs {
     const run = new LocalRun(this, runId, runTopic(runId), options.event ?? 'token', ttl)
     this.local.set(runId, run)
     try {
-      await run.append({ event: RUN_EVENT, data: JSON.stringify({ runId, resumeUrl }) })
+      await run.appendNumbered(RUN_EVENT, JSON.stringify({ runId, resumeUrl }))
       await run.watchForStop()
     } catch (err) {
       run.settle('error', err)
@@ -524,13 +550,13 @@ export class Runs {
         status: 404,
       })
     }
-    const terminal = read.events.find((e) => e.event === DONE_EVENT)
+    const terminal = read.events.find(isTerminal)
     if (terminal) return { runId, reason: doneReason(terminal.data), stopped: false }
     await this.store.append(topic, { event: DONE_EVENT, data: '{"reason":"stopped"}' })
     await this.store.expire(topic, this.ttl)
     // The first terminal event in the log is the one that counts.
     const after = await this.store.read([topic], 0)
-    const first = after.events.find((e) => e.event === DONE_EVENT)
+    const first = after.events.find(isTerminal)
     const reason = first ? doneReason(first.data) : 'stopped'
     return { runId, reason, stopped: reason === 'stopped' }
   }
@@ -545,18 +571,17 @@ export class Runs {
     if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The runs manager is closed.')
     checkRunId(runId)
     const topic = runTopic(runId)
-    let after = 0
+    // Resume after event number `after` (-1: from the start).
+    let after = -1
     if (lastEventId) {
-      const parsed = parseId(lastEventId)
-      const epoch = await this.store.epoch()
-      if (!parsed || parsed.epoch !== epoch) {
+      if (!/^\d{1,15}$/.test(lastEventId)) {
         throw new SluiceError(
           'BAD_REQUEST',
-          `Last-Event-ID ${JSON.stringify(lastEventId)} is not an id of this run: resume with the id of the last event you received, or none to replay the run.`,
+          `Last-Event-ID ${JSON.stringify(lastEventId)} is not an id of a run (0, 1, 2...): resume with the id of the last event you received, or none to replay the run.`,
           { status: 400 },
         )
       }
-      after = parsed.seq
+      after = Number(lastEventId)
     }
     // Join the live feed first, then read: every event is in one or the other (or both: the seam dedupes by seq).
     const held: StoredEvent[] = []
@@ -584,16 +609,31 @@ export class Runs {
         { status: 404 },
       )
     }
-    const terminal = read.events.find((e) => e.event === DONE_EVENT)
-    const finishedForClient = terminal !== undefined && terminal.seq <= after
+    // Number the log as every reader does: an unnumbered (terminal) event takes the next number.
+    const numberOf = (e: StoredEvent, last: number): number => unpack(e).n ?? last + 1
+    let finishedForClient = false
+    let firstNumber: number | undefined
+    {
+      let last = -1
+      for (const e of read.events) {
+        if (e.event === LEASE_EVENT) continue
+        last = numberOf(e, last)
+        firstNumber ??= last
+        if (isTerminal(e)) {
+          finishedForClient = last <= after
+          break
+        }
+      }
+    }
     let closedHere = false
     let timer: ReturnType<typeof setTimeout> | undefined
     let lastSeq = 0
+    let lastNumber = -1
     let lastActivity = Date.now()
     let ended = false
     let output: { event(e: RunEvent): void; end(reason: RunEndReason): void } | null = null
     // Trimmed history (a run longer than the store keeps): only a loss if it is past the client's id.
-    const truncated = read.truncated && ((await this.store.info(topic))?.trimmedSeq ?? 0) > after
+    const truncated = read.truncated && firstNumber !== undefined && firstNumber > after + 1
 
     const close = (): void => {
       if (closedHere) return
@@ -611,12 +651,14 @@ export class Runs {
       lastSeq = e.seq
       lastActivity = Date.now()
       if (e.event === LEASE_EVENT) return
-      if (e.seq <= after) {
-        if (e.event === DONE_EVENT) ended = true
+      const { n, name } = unpack(e)
+      lastNumber = n ?? lastNumber + 1
+      if (lastNumber <= after) {
+        if (name === DONE_EVENT) ended = true
         return
       }
-      output!.event({ id: e.id, event: e.event ?? '', data: e.data })
-      if (e.event === DONE_EVENT) {
+      output!.event({ id: String(lastNumber), event: name, data: e.data })
+      if (name === DONE_EVENT) {
         ended = true
         const reason = doneReason(e.data)
         close()

@@ -1,0 +1,196 @@
+/**
+ * Parts shared by the runs tests: `sluice serve` apps in-process (memory or
+ * Redis), a chaos TCP proxy that cuts connections after a number of tokens,
+ * and an SSE reader.
+ */
+import type { Server } from 'node:http'
+import { connect, createServer, type Socket } from 'node:net'
+import { createServeApp, listen, type ServeApp, shutdown } from '../../src/cli/serve.js'
+import { createHub } from '../../src/hub/hub.js'
+import type { RunsOptions } from '../../src/hub/runs.js'
+import type { Store } from '../../src/hub/store.js'
+import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
+
+export interface Node {
+  app: ServeApp
+  server: Server
+  port: number
+  url: string
+  /** Requests seen, as `METHOD /path` (query left out). */
+  requests: string[]
+  close(): Promise<void>
+}
+
+/** A `sluice serve` app on a loopback port, over `store` (one per node, as separate processes would have). */
+export async function startNode(store?: Store, runs: RunsOptions = { retry: 50 }): Promise<Node> {
+  const hub = createHub(store ? { store } : {})
+  const app = createServeApp({ hub, runs, log: () => {} })
+  const requests: string[] = []
+  const handler = app.handler
+  app.handler = (req, res) => {
+    requests.push(`${req.method} ${(req.url ?? '').split('?')[0]}`)
+    handler(req, res)
+  }
+  const server = await listen(app, '127.0.0.1', 0)
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  return {
+    app,
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => shutdown(app, server, 200),
+  }
+}
+
+export interface ChaosProxy {
+  port: number
+  url: string
+  /** Connections accepted, and the target port of each. */
+  connections: number[]
+  /** Connections the proxy cut mid-stream. */
+  cuts: number
+  close(): Promise<void>
+}
+
+/**
+ * A TCP proxy that cuts each connection after a random 20-80 `event:token`
+ * frames have passed from the server (counted across chunk boundaries).
+ * `target(n)` picks the upstream port of the n-th connection (0-based).
+ */
+export async function startChaosProxy(
+  target: (n: number) => number,
+  cutAfter: () => number = () => 20 + Math.floor(Math.random() * 61),
+): Promise<ChaosProxy> {
+  const sockets = new Set<Socket>()
+  const proxy: ChaosProxy = {
+    port: 0,
+    url: '',
+    connections: [],
+    cuts: 0,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+  const MARK = 'event:token'
+  const server = createServer((client) => {
+    const to = target(proxy.connections.length)
+    proxy.connections.push(to)
+    const upstream = connect(to, '127.0.0.1')
+    sockets.add(client)
+    sockets.add(upstream)
+    const limit = cutAfter()
+    let seen = 0
+    let tail = ''
+    const drop = () => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    client.on('data', (d) => upstream.write(d))
+    upstream.on('data', (d: Buffer) => {
+      const text = tail + d.toString('latin1')
+      let at = text.indexOf(MARK)
+      let cutAt = -1
+      while (at !== -1) {
+        seen++
+        if (seen >= limit) {
+          // Cut right after this token's frame header: the client never gets the rest of the connection.
+          cutAt = at
+          break
+        }
+        at = text.indexOf(MARK, at + MARK.length)
+      }
+      if (cutAt !== -1) {
+        const keep = cutAt - tail.length
+        if (keep > 0) client.write(d.subarray(0, keep))
+        proxy.cuts++
+        drop()
+        return
+      }
+      tail = text.slice(-(MARK.length - 1))
+      client.write(d)
+    })
+    client.on('error', drop)
+    upstream.on('error', drop)
+    client.on('close', drop)
+    upstream.on('close', () => client.end())
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const addr = server.address()
+  proxy.port = typeof addr === 'object' && addr ? addr.port : 0
+  proxy.url = `http://127.0.0.1:${proxy.port}`
+  return proxy
+}
+
+/** Read an SSE response to its end (or until `stop` says so), with sluice's parser. */
+export async function readEvents(
+  response: Response,
+  stop?: (e: EventSourceMessage, all: EventSourceMessage[]) => boolean,
+): Promise<EventSourceMessage[]> {
+  const events: EventSourceMessage[] = []
+  let stopped = false
+  const parser = createParser({
+    onEvent: (e) => {
+      if (stopped) return
+      events.push(e)
+      if (stop?.(e, events)) stopped = true
+    },
+  })
+  const reader = response.body!.getReader()
+  try {
+    while (!stopped) {
+      const { done, value } = await reader.read()
+      if (done) break
+      parser.feed(value)
+    }
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+  return events
+}
+
+/** POST a chat message; resolves with the response (headers read, body not yet). */
+export function postChat(base: string, query: string, message: string): Promise<Response> {
+  return fetch(`${base}/chat?${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ message }),
+  })
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
+  const t0 = Date.now()
+  while (!(await check())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`)
+    await sleep(10)
+  }
+}
+
+/** Run `fn` over `items` with at most `limit` at once. */
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++
+        out[i] = await fn(items[i], i)
+      }
+    }),
+  )
+  return out
+}
