@@ -10,6 +10,9 @@ import { createParser, type EventSourceMessage } from '../../src/protocol/index.
 import { postChat, type RunningApp, sleep, startApp, waitUntil } from './support.js'
 
 let running: RunningApp
+
+/** The sequence number of an id: `7`, or `<runId>-7` for a resumable run. */
+const sequenceOf = (id: string): number => Number(/(\d+)$/.exec(id)?.[1] ?? Number.NaN)
 beforeAll(async () => {
   running = await startApp()
 })
@@ -24,20 +27,29 @@ describe('POST /chat as SSE', () => {
     expect(headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
     const tokens = events.filter((e) => e.value.event === 'token').map((e) => e.value)
     expect(tokens.length).toBeGreaterThan(5)
-    expect(tokens.map((t) => t.id)).toEqual(tokens.map((_, i) => String(i + 1)))
+    // Ids increase token by token (`N`, or `<runId>-N` when the answer is a resumable run).
+    const seq = tokens.map((t) => sequenceOf(t.id))
+    for (let i = 1; i < seq.length; i++) expect(seq[i]).toBe(seq[i - 1] + 1)
     expect(tokens.map((t) => t.data).join('')).toBe(answerFor('What is SSE?'))
     const last = events.at(-1)!.value
     expect(last.event).toBe('done')
-    expect(JSON.parse(last.data)).toEqual({ tokens: tokens.length })
-    expect(Number(last.id)).toBe(tokens.length + 1)
+    expect(JSON.parse(last.data)).toMatchObject({ tokens: tokens.length })
+    // Nothing but tokens between the start and the end.
+    const names = events.map((e) => e.value.event).filter((n) => n !== 'run')
+    expect(names).toEqual([...tokens.map(() => 'token'), 'done'])
   })
 
   it('is deterministic, and takes `name` or `data` as the guide’s clients send', async () => {
-    const a = await postChat(`${running.url}/chat?delay=0`, { name: 'Hello World!' })
-    const b = await postChat(`${running.url}/chat?delay=0`, { data: 'Hello World!' })
-    const c = await postChat(`${running.url}/chat?delay=0`, { message: 'Hello World!' })
-    expect(a.text).toBe(b.text)
-    expect(b.text).toBe(c.text)
+    const tokensOf = async (body: unknown) =>
+      (await postChat(`${running.url}/chat?delay=0`, body)).events
+        .filter((e) => e.value.event === 'token')
+        .map((e) => e.value.data)
+    const a = await tokensOf({ name: 'Hello World!' })
+    const b = await tokensOf({ data: 'Hello World!' })
+    const c = await tokensOf({ message: 'Hello World!' })
+    expect(a.join('')).toBe(answerFor('Hello World!'))
+    expect(b).toEqual(a)
+    expect(c).toEqual(a)
   })
 
   it('mode=chars&delay=100 echoes the message one character per 100 ms (the guide’s example)', async () => {
@@ -49,9 +61,9 @@ describe('POST /chat as SSE', () => {
     // Streamed as produced: about 100 ms apart, not all at the end.
     const spread = tokens.at(-1)!.at - tokens[0].at
     expect(spread).toBeGreaterThan(11 * 100 * 0.8)
-    for (let i = 1; i < tokens.length; i++) {
-      expect(tokens[i].at - tokens[i - 1].at).toBeGreaterThan(50)
-    }
+    // Most arrive on their own (a loaded machine may now and then deliver two in one read).
+    const gaps = tokens.slice(1).map((t, i) => t.at - tokens[i].at)
+    expect(gaps.filter((g) => g > 50).length).toBeGreaterThanOrEqual(6)
   })
 
   it('tokens=N gives an answer of exactly N tokens', async () => {
@@ -64,8 +76,11 @@ describe('POST /chat as SSE', () => {
     const { events } = await postChat(`${running.url}/chat?delay=0&fail=3`, {
       message: 'a b c d e',
     })
-    expect(events.map((e) => e.value.event)).toEqual(['token', 'token', 'token', 'error'])
-    const error = JSON.parse(events[3].value.data)
+    const names = events.map((e) => e.value.event).filter((n) => n !== 'run')
+    expect(names.slice(0, 4)).toEqual(['token', 'token', 'token', 'error'])
+    // A resumable run adds its final `done` (reason `error`); nothing else may follow.
+    expect(names.slice(4).every((n) => n === 'done')).toBe(true)
+    const error = JSON.parse(events.find((e) => e.value.event === 'error')!.value.data)
     expect(error).toEqual({
       error: 'MODEL_FAILED',
       message: 'The model failed before finishing this answer; please try again.',
@@ -179,18 +194,36 @@ describe('clients', () => {
   it('the `eventsource` package (its fetch option doing the POST) receives the same events as sluice’s parser', async () => {
     const url = `${running.url}/chat?delay=5`
     const body = JSON.stringify({ message: 'Same events for everyone' })
-    const ours = await postChat(url, body)
-
+    // The same response read both ways: the body is teed, one branch to each parser.
+    const ours: Array<Pick<EventSourceMessage, 'event' | 'id' | 'data'>> = []
     const theirs: Array<Pick<EventSourceMessage, 'event' | 'id' | 'data'>> = []
     await new Promise<void>((resolve, reject) => {
       const es = new EventSource(url, {
-        fetch: (input, init) =>
-          fetch(input, {
+        fetch: async (input, init) => {
+          const res = await fetch(input, {
             ...init,
             method: 'POST',
             body,
             headers: { ...init?.headers, 'content-type': 'application/json' },
-          }),
+          })
+          const [forThem, forUs] = res.body!.tee()
+          const parser = createParser({
+            onEvent: (e) => ours.push({ event: e.event || 'message', id: e.id, data: e.data }),
+          })
+          // Ends with an abort when the EventSource is closed.
+          void (async () => {
+            for await (const chunk of forUs as unknown as AsyncIterable<Uint8Array>) {
+              parser.feed(chunk)
+            }
+          })().catch(() => {})
+          return {
+            body: forThem,
+            url: res.url,
+            status: res.status,
+            redirected: res.redirected,
+            headers: res.headers,
+          }
+        },
       })
       const record = (type: string) => (e: MessageEvent) => {
         theirs.push({ event: type, id: e.lastEventId, data: e.data })
@@ -199,16 +232,18 @@ describe('clients', () => {
           resolve()
         }
       }
-      es.addEventListener('token', record('token'))
+      for (const type of ['message', 'run', 'token', 'error'])
+        es.addEventListener(type, record(type))
       es.addEventListener('done', record('done'))
       es.addEventListener('error', (e) => {
+        if ((e as MessageEvent).data !== undefined) return // an `event: error` from the server
         es.close()
         reject(new Error(`eventsource error: ${(e as any).message}`))
       })
     })
-    expect(theirs).toEqual(
-      ours.events.map((e) => ({ event: e.value.event, id: e.value.id, data: e.value.data })),
-    )
+    await waitUntil(() => ours.some((e) => e.event === 'done'), 5000)
+    expect(theirs.filter((e) => e.event === 'token').length).toBeGreaterThan(5)
+    expect(theirs).toEqual(ours)
   })
 
   it('a client that disconnects mid-answer aborts the producer within one second, and the model stops', async () => {
@@ -217,7 +252,9 @@ describe('clients', () => {
     const controller = new AbortController()
     let seen = 0
     const reading = postChat(
-      `${running.url}/chat?delay=40&tokens=1000`,
+      // stopOnDisconnect=0: no resume is coming, so leaving stops the answer at once
+      // (a resumable run otherwise outlives its connection; see docs/runs.md).
+      `${running.url}/chat?delay=40&tokens=1000&stopOnDisconnect=0`,
       { message: 'a long answer' },
       {
         signal: controller.signal,
