@@ -221,7 +221,7 @@ export async function checkStreamingThrough(
   const page = await browser.context.newPage()
   await page.goto(front + '/')
   const before = producer.streams.length
-  await page.evaluate(() => (window as any).openStream('n=12&interval=120'))
+  await page.evaluate(() => (window as any).openStream('n=12&interval=200'))
   await until(() => page.evaluate(() => (window as any).streamDone), 15_000, 'the done event')
   const arrivals: Arrival[] = await page.evaluate(() => (window as any).arrivals)
   const served = producer.streams[before]
@@ -229,12 +229,12 @@ export async function checkStreamingThrough(
   if (arrivals.length !== 12) throw new Error(`expected 12 events, got ${arrivals.length}`)
   const lastSent = arrivals[arrivals.length - 1].sentAt
   // Spread over time: the first event was on screen long before the last was produced.
-  if (!(arrivals[0].at < lastSent - 800))
+  if (!(arrivals[0].at < lastSent - 1200))
     throw new Error(
       `buffered: first event at ${arrivals[0].at}, last sent at ${lastSent} (${JSON.stringify(arrivals)})`,
     )
   for (const a of arrivals) {
-    if (a.at - a.sentAt > 1000) throw new Error(`event ${a.i} arrived ${a.at - a.sentAt} ms late`)
+    if (a.at - a.sentAt > 2000) throw new Error(`event ${a.i} arrived ${a.at - a.sentAt} ms late`)
   }
 
   // A long stream, then close the tab mid-stream.
