@@ -1,10 +1,11 @@
 /**
  * The emitter over a `node:http` response (plain Node, Express, Fastify's
- * `reply.raw`). Headers are flushed at once, Nagle is off, the socket's own
+ * `reply.raw`; also node:http2's compatibility API). Headers are flushed at once, Nagle is off, the socket's own
  * buffer is the backpressure signal (`write()` returning false, then 'drain'),
  * and a 'close' before our end means the client left.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import {
   EventStream,
   eventStreamHeaders,
@@ -14,11 +15,25 @@ import {
 } from './event-stream.js'
 import { runProducer } from './producer.js'
 
-/** The part of `ServerResponse` the emitter uses (Express and Fastify's raw reply are ServerResponses). */
-type NodeResponse = ServerResponse & { flush?: () => void }
+/** A node:http request (Express's and Fastify's raw ones are), or node:http2's compatibility one. */
+export type NodeRequest = IncomingMessage | Http2ServerRequest
+/** A node:http response, or node:http2's compatibility one. */
+export type NodeResponse = ServerResponse | Http2ServerResponse
+
+/** What the sink calls on either response (the two classes' overloads do not unify). */
+interface RawResponse {
+  write(chunk: Uint8Array): boolean
+  end(): unknown
+  destroy(): unknown
+  readonly writableLength: number
+  readonly writableEnded: boolean
+  readonly destroyed?: boolean
+  /** Set by compression middleware. */
+  flush?: () => void
+}
 
 class NodeSink implements Sink {
-  constructor(private readonly res: NodeResponse) {}
+  constructor(private readonly res: RawResponse) {}
 
   write(chunk: Uint8Array): boolean {
     const ok = this.res.write(chunk)
@@ -53,8 +68,8 @@ class NodeSink implements Sink {
  * ```
  */
 export function createEventStream(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: NodeRequest,
+  res: NodeResponse,
   options: EventStreamOptions = {},
 ): EventStream {
   const stream = new EventStream(
@@ -62,18 +77,20 @@ export function createEventStream(
     readLastEventId(req.headers['last-event-id'], req.url ?? ''),
   )
   const http11 = req.httpVersionMajor === 1 && req.httpVersionMinor >= 1
-  if (!res.headersSent) {
+  // Http2ServerResponse has the same members at run time; the two classes' overloads do not unify.
+  const r = res as ServerResponse
+  if (!r.headersSent) {
     // Keep headers set earlier (CORS middleware, framework hooks) unless ours must win.
     const merged: Record<string, string | number | readonly string[]> = {}
-    for (const [k, v] of Object.entries(res.getHeaders())) if (v !== undefined) merged[k] = v
+    for (const [k, v] of Object.entries(r.getHeaders())) if (v !== undefined) merged[k] = v
     Object.assign(merged, options.headers)
     const headers = eventStreamHeaders(merged, http11)
-    for (const name of res.getHeaderNames()) if (!(name in headers)) res.removeHeader(name)
-    res.writeHead(options.status ?? 200, headers as Record<string, string | number | string[]>)
-    res.flushHeaders()
+    for (const name of r.getHeaderNames()) if (!(name in headers)) r.removeHeader(name)
+    r.writeHead(options.status ?? 200, headers as Record<string, string | number | string[]>)
+    r.flushHeaders()
   }
-  res.socket?.setNoDelay(true)
-  const sink = new NodeSink(res as NodeResponse)
+  r.socket?.setNoDelay(true)
+  const sink = new NodeSink(r as unknown as RawResponse)
   // 'close' while the stream is open: the client left, or someone ended the
   // response behind the stream's back. Either way nothing more can be sent.
   const onClose = (): void => {
@@ -81,11 +98,11 @@ export function createEventStream(
   }
   const onDrain = (): void => stream.drained()
   const onError = (err: Error): void => stream.gone(err)
-  res.on('close', onClose)
-  res.on('drain', onDrain)
-  res.on('error', onError)
+  r.on('close', onClose)
+  r.on('drain', onDrain)
+  r.on('error', onError)
   stream.onCompletion(() => {
-    res.off('drain', onDrain)
+    r.off('drain', onDrain)
   })
   stream.attach(sink)
   return stream
