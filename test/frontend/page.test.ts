@@ -94,6 +94,32 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
     await page.close()
   })
 
+  it('is usable by keyboard and every control has an accessible name', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(served.url + '/?delay=10&tokens=5')
+    for (const name of [
+      'Message',
+      'Topic to subscribe to',
+      'Topic to publish to',
+      'Message to publish',
+    ])
+      await expect(page.getByLabel(name, { exact: true }).count()).resolves.toBe(1)
+    for (const name of ['Send', 'Stop', 'Subscribe', 'Publish', 'Unsubscribe from demo'])
+      await expect(page.getByRole('button', { name, exact: true }).count()).resolves.toBe(1)
+    await expect(page.getByRole('status').count()).resolves.toBe(2)
+    // Keyboard only: Tab to the message field, type, Enter sends.
+    await page.keyboard.press('Tab')
+    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('message')
+    await page.keyboard.press('Control+A')
+    await page.keyboard.type('keys only')
+    await page.keyboard.press('Enter')
+    await until(async () => (await answerStatus(page)) === 'done', 10_000, 'the answer')
+    expect(await page.locator('#answer').textContent()).toBe(
+      tokenize({ message: 'keys only', mode: 'words', tokens: 5 }).join(''),
+    )
+    await page.close()
+  })
+
   it('stops the answer with Stop, and the server stops generating', async () => {
     const page = await browser.context.newPage()
     await page.goto(served.url + '/?delay=50&tokens=400')
