@@ -9,7 +9,7 @@ Usage:
   sluice serve   [--host H] [--port P]           the hub, chat runs and demo page (default 127.0.0.1:8080)
   sluice listen  URL [-X M] [-H 'K: V']... [-d BODY] [--last-event-id ID] [--json]
   sluice publish URL TOPIC DATA [--event E] [--token T]
-  sluice proxy   --target URL [--port P]
+  sluice proxy   --target URL [--port P] [--host H]   a dev reverse proxy that never buffers event streams
   sluice bench   [--quick] [--variants a,b] [--scenarios x,y]   the fan-out benchmark (source checkout)
 
 Run \`sluice <command> --help\` for a command's options.`
