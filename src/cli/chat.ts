@@ -13,6 +13,9 @@
  *   fail=N          fail after N tokens (to see `event: error`)
  *   format=envelope the guide's `data:{"code":200,"data":...}` lines, ending with `data:{"code":-200}`
  *   heartbeat=MS    heartbeat interval (default 15000)
+ *   stopOnDisconnect=MS  stop the answer when its client left and nobody resumed it within MS
+ *                   (0 = at once: for clients that never resume, like the guide's Python and
+ *                   Java ones); by default a run outlives its connection, to be resumed
  *
  * SSE format: `event: token` with ids 1, 2, ..., then `event: done` with
  * `{"tokens":N}`; a failure is `event: error` with `{"error","message"}`, a
@@ -37,6 +40,8 @@ export interface ChatParams {
   tokens?: number
   fail?: number
   heartbeat?: number
+  /** Stop the run this long after its last follower left (unset: the run goes on, to be resumed). */
+  stopOnDisconnect?: number
 }
 
 /** Live counters of the simulator (tests read them to see that a model stopped). */
@@ -139,6 +144,7 @@ export async function readChatRequest(req: IncomingMessage, url: URL): Promise<C
   const tokens = intParam(url, 'tokens', 1, 100_000)
   const fail = intParam(url, 'fail', 0, 100_000)
   const heartbeat = intParam(url, 'heartbeat', 0, 3_600_000)
+  const stopOnDisconnect = intParam(url, 'stopOnDisconnect', 0, 3_600_000)
   const body = await readJsonBody(req)
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new SluiceError(
@@ -166,6 +172,7 @@ export async function readChatRequest(req: IncomingMessage, url: URL): Promise<C
     tokens,
     fail,
     heartbeat,
+    stopOnDisconnect,
   }
 }
 
@@ -305,6 +312,7 @@ export function chatHandler(
         format: chatRunFormat(url),
         formatError: chatRunError,
         resumeUrl: (runId) => `/chat/${runId}`,
+        stopOnDisconnect: params.stopOnDisconnect,
         openStream: (rq, rs, o) =>
           options.openStream(rq, rs, {
             ...o,
