@@ -267,7 +267,12 @@ export async function runEventStream(
             parser.feed(value)
             if (signal?.aborted) break // a callback aborted: no onclose, no reconnection
             const wait = hooks.afterChunk?.()
-            if (wait) await wait
+            if (wait) {
+              // Paused by our own consumer, not by the server: the watchdog waits too.
+              if (timer !== undefined) clearTimeout(timer)
+              await wait
+              arm()
+            }
           }
           reader = undefined
         }

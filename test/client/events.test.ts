@@ -128,3 +128,31 @@ describe('events()', () => {
     expect(done && written === 20_000).toBe(false)
   })
 })
+
+describe('events() and the watchdog', () => {
+  it('a slow consumer pausing the reads is not mistaken for a stalled server', async () => {
+    fx.route('/slow-reader', async (_req, res) => {
+      sseHead(res)
+      res.write('data: 1\n\ndata: 2\n\ndata: 3\n\n')
+      for (let i = 0; i < 60 && !res.destroyed; i++) {
+        res.write(i === 30 ? 'data: 4\n\n' : ': ping\n\n')
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      res.end()
+    })
+    const errors: unknown[] = []
+    const got: string[] = []
+    for await (const ev of events(fx.origin + '/slow-reader', {
+      heartbeatTimeout: 200,
+      highWaterMark: 1,
+      onerror: (e) => void errors.push(e),
+    })) {
+      got.push(ev.data)
+      if (got.length === 4) break
+      await new Promise((r) => setTimeout(r, 400)) // longer than heartbeatTimeout
+    }
+    expect(got).toEqual(['1', '2', '3', '4'])
+    expect(errors).toEqual([])
+    expect(fx.hits('/slow-reader')).toHaveLength(1)
+  })
+})
