@@ -9,6 +9,7 @@
  * Errors are 4xx with `{"error":"<CODE>","message":"..."}`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { encodeEventBytes } from '../protocol/encoder.js'
 import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { streamStats } from '../server/event-stream.js'
@@ -228,6 +229,18 @@ function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
     },
     notice(_e, bytes) {
       if (!stream.isClosed) stream.write(bytes).catch(noop)
+    },
+    position(id) {
+      if (!stream.isClosed) stream.write(encodeEventBytes({ id })).catch(noop)
+    },
+    overflow() {
+      m.slowConsumerDisconnects++
+      stream.completeWithError(
+        new SluiceError(
+          'SLOW_CONSUMER',
+          'Too many live events arrived while history was replayed; reconnect with your last id to continue.',
+        ),
+      )
     },
   })
 }

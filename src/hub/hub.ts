@@ -13,7 +13,7 @@ import { SluiceError } from '../protocol/errors.js'
 import { createAuthorizer, type Authorizer, type HubAuthOptions } from './auth.js'
 import type { CorsOptions } from './cors.js'
 import { hubHandler, type HubHandler, type HubHandlerOptions } from './http.js'
-import { parseId } from './ids.js'
+import { formatId, parseId } from './ids.js'
 import { memoryStore } from './memory-store.js'
 import { HubMetrics } from './metrics.js'
 import {
@@ -126,6 +126,16 @@ export class Hub {
     this.authorizer.catch(() => {})
   }
 
+  /**
+   * The id of "now": resuming from it yields exactly the events published
+   * after this call. A new subscription without Last-Event-ID starts here and
+   * is told this id first, so even a cut before its first event loses nothing.
+   */
+  async position(): Promise<string> {
+    const h = await this.store.head()
+    return formatId(h.epoch, h.seq)
+  }
+
   /** Append an event to a topic; resolves with its id. Objects are sent as JSON. */
   async publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<string> {
     checkTopic(topic)
@@ -175,6 +185,10 @@ export class Hub {
     }
     this.closers.add(close)
     try {
+      // Without an id the subscriber starts "now": the head before joining.
+      // Everything after it is then either live (after joining) or in
+      // history (read after joining), so nothing falls between the two.
+      const head = lastEventId ? null : await this.store.head()
       for (const topic of unique) joined.push(this.join(topic, sub))
       await Promise.all(joined.map((f) => f.ready))
       let history: OpenedSubscription['history'] = null
@@ -194,7 +208,13 @@ export class Hub {
         position = { epoch: read.epoch, seq: after }
         replay = read.events
       } else {
-        position = { epoch: await this.store.epoch(), seq: 0 }
+        let read = await this.store.read(unique, head!.seq)
+        position = { epoch: read.epoch, seq: head!.seq }
+        if (read.epoch !== head!.epoch) {
+          read = await this.store.read(unique, 0)
+          position = { epoch: read.epoch, seq: 0 }
+        }
+        replay = read.events
       }
       const notice = history === 'reset' || history === 'truncated' ? history : null
       return {
@@ -203,7 +223,7 @@ export class Hub {
         close,
         start: (output) => {
           if (notice) this.metrics.historyNotices[notice]++
-          sub.start(output, position, notice, replay).then(
+          sub.start(output, position, notice, replay, !lastEventId).then(
             (replayed) => {
               this.metrics.replayed += replayed
             },
@@ -250,9 +270,11 @@ export class Hub {
           queue.push(e)
           wake?.()
         }
+        let unregister = (): void => {}
         const finish = (): void => {
           if (done) return
           done = true
+          unregister()
           hub.metrics.connections--
           opened?.close()
           options.signal?.removeEventListener('abort', finish)
@@ -260,6 +282,7 @@ export class Hub {
         }
         hub.metrics.connections++
         hub.metrics.connectionsTotal++
+        unregister = hub.onClose(finish)
         if (options.signal?.aborted) finish()
         options.signal?.addEventListener('abort', finish, { once: true })
         const ready = hub.open(list, options.lastEventId ?? '').then(
@@ -276,6 +299,14 @@ export class Hub {
               },
               notice(e) {
                 push(e)
+              },
+              overflow() {
+                failure = new SluiceError(
+                  'SLOW_CONSUMER',
+                  'Too many live events arrived while history was replayed; resume with the last id.',
+                )
+                hub.metrics.slowConsumerDisconnects++
+                finish()
               },
             })
           },

@@ -77,6 +77,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return epoch
     },
 
+    async head() {
+      return { epoch, seq }
+    },
+
     async append(topic: string, input: AppendInput): Promise<StoredEvent> {
       check()
       let log = logs.get(topic)

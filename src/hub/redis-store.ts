@@ -188,10 +188,23 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
   let closed = false
   let state: 'idle' | 'reading' | 'busy' = 'busy'
   let wake: (() => void) | null = null
+  /** Counts blocking reads, so an unblock aims at the read in flight, not a later one. */
+  let reads = 0
 
+  /** A new topic: interrupt the blocked read so the next one includes it. */
   function poke(): void {
     if (state === 'idle' && wake) wake()
-    else if (state === 'reading') cmd.call('CLIENT', 'UNBLOCK', String(blockingId)).catch(() => {})
+    else if (state === 'reading') void unblock(reads)
+  }
+
+  async function unblock(read: number): Promise<void> {
+    // The XREAD may not have reached Redis yet (it travels on the other
+    // connection): retry until it is unblocked or has returned by itself.
+    for (let i = 0; i < 50 && state === 'reading' && reads === read && !closed; i++) {
+      const n = await cmd.call('CLIENT', 'UNBLOCK', String(blockingId)).catch(() => 0)
+      if (Number(n) === 1) return
+      await new Promise((r) => setTimeout(r, 2))
+    }
   }
 
   function dispatch(reply: [string, [string, string[]][]][]): void {
@@ -262,6 +275,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       }
       try {
         state = 'reading'
+        reads++
         const reply = (await blocking.call(
           'XREAD',
           'COUNT',
@@ -289,6 +303,15 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
 
     async epoch() {
       return currentEpoch()
+    },
+
+    async head() {
+      const epoch = await currentEpoch()
+      const [[, e], [, seq]] = ((await cmd.multi().get(epochKey).get(seqKey).exec()) ?? [
+        [null, epoch],
+        [null, '0'],
+      ]) as [unknown, string | null][]
+      return { epoch: (e as string | null) ?? epoch, seq: Number(seq ?? 0) }
     },
 
     async append(topic: string, input: AppendInput): Promise<StoredEvent> {

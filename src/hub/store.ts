@@ -68,6 +68,8 @@ export interface Store {
   readonly kind: string
   /** The current epoch. */
   epoch(): Promise<string>
+  /** The current epoch and the seq of the newest event (0 when none): the position "now". */
+  head(): Promise<{ epoch: string; seq: number }>
   /** Append to a topic's log; returns the stored event with its id. */
   append(topic: string, input: AppendInput): Promise<StoredEvent>
   /** Events with seq > `afterSeq` on any of `topics`, merged in seq order. `afterSeq` 0 reads all history. */

@@ -40,7 +40,14 @@ export interface SubscriptionOutput {
   event(e: StoredEvent, bytes: Uint8Array, replayed: boolean): void | Promise<void>
   /** A loss notice (already an event). */
   notice(e: HubEvent, bytes: Uint8Array): void
+  /** The starting position of a subscription opened without an id. */
+  position?(id: string): void
+  /** More live events arrived during the replay than `maxHeld`: end this subscriber as a slow consumer. */
+  overflow(): void
 }
+
+/** Live events held back during a replay before the subscriber is cut (it resumes from history). */
+export const DEFAULT_MAX_HELD = 10_000
 
 export function lossNotice(
   kind: LossKind,
@@ -76,13 +83,26 @@ export class Subscription {
   private output: SubscriptionOutput | null = null
   closed = false
 
-  constructor(readonly topics: readonly string[]) {}
+  constructor(
+    readonly topics: readonly string[],
+    private readonly maxHeld = DEFAULT_MAX_HELD,
+  ) {}
 
   /** From a topic feed: a live event, encoded once for all subscribers. */
   live(e: StoredEvent, bytes: Uint8Array): void {
     if (this.closed) return
-    if (this.holding) this.held.push({ kind: 'event', e, bytes })
-    else this.emit(e, bytes, false)
+    if (!this.holding) {
+      this.emit(e, bytes, false)
+      return
+    }
+    if (this.held.length >= this.maxHeld && this.output) {
+      // The replay is too slow for the live rate: cut, and let it resume from history.
+      const output = this.output
+      this.close()
+      output.overflow()
+      return
+    }
+    this.held.push({ kind: 'event', e, bytes })
   }
 
   /** From a topic feed: the store was reset under us. */
@@ -101,10 +121,14 @@ export class Subscription {
     position: { epoch: string; seq: number },
     notice: LossKind | null,
     replay: readonly StoredEvent[],
+    announce = false,
   ): Promise<number> {
     this.output = output
     this.epoch = position.epoch
     this.lastSeq = position.seq
+    // Tell a fresh subscriber where it stands (an id-only block dispatches no
+    // event but sets EventSource's lastEventId), so a reconnect resumes here.
+    if (announce) output.position?.(formatId(position.epoch, position.seq))
     if (notice) {
       const n = lossNotice(notice, this.lastEventId, position.epoch)
       output.notice(n.event, n.bytes)

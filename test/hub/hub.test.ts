@@ -89,6 +89,24 @@ describe('hub over node:http', () => {
     sub.close()
   })
 
+  it('tells a fresh subscriber its position, so a cut before any event loses nothing', async () => {
+    const ac = new AbortController()
+    const res = await fetch(`${base}/events?topic=fresh`, { signal: ac.signal })
+    const reader = res.body!.getReader()
+    let text = ''
+    while (!/id:[^\n]+\n\n/.test(text))
+      text += new TextDecoder().decode((await reader.read()).value)
+    const position = /id:([^\n]+)\n\n/.exec(text)![1]
+    expect(position).toBe(await hub.position())
+    ac.abort() // cut before the first event
+    const missed = await publish(base, 'fresh', 'while away')
+    const back = await openSse(`${base}/events?topic=fresh`, { 'last-event-id': position })
+    expect(back.response.headers.get('sluice-history')).toBe('complete')
+    await back.waitFor((ev) => ev.length === 1)
+    expect(back.events[0]).toMatchObject({ id: missed.body.id, data: 'while away' })
+    back.close()
+  })
+
   it('refuses bad requests with a 4xx JSON error', async () => {
     const post = (body: string, headers: Record<string, string> = {}) =>
       fetch(base + '/publish', {

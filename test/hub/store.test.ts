@@ -68,7 +68,7 @@ function contract(name: string, make: (maxLength: number) => Promise<Store>) {
       let writing = true
       let n = 0
       const writer = (async () => {
-        while (writing && n < 2000) {
+        while (writing && n < 50_000) {
           await store.append(n % 2 ? 's' : 'u', { data: String(n++) })
           if (n % 10 === 0) await new Promise((r) => setImmediate(r))
         }
@@ -80,7 +80,8 @@ function contract(name: string, make: (maxLength: number) => Promise<Store>) {
         store.watch('u', { onEvent: (e) => live.push(e) }),
       ])
       const replay = await store.read(['s', 'u'], before.seq)
-      await new Promise((r) => setTimeout(r, 20))
+      // Keep writing until some events have come live after the read.
+      await until(() => live.length >= 5 || n >= 50_000)
       writing = false
       await writer
       await until(() => n === 0 || live.some((e) => e.data === String(n - 1)))
@@ -160,6 +161,19 @@ describeExternal(['redis-server'], 'redisStore', () => {
     expect(b.seq).toBe(1)
     await until(() => seen.includes('b'))
     admin.disconnect()
+    await store.close()
+  })
+
+  it('a topic watched while the read loop is blocked is read at once (CLIENT UNBLOCK)', async () => {
+    const store = await redisStore({ url: redis.url, prefix: 'unblock:', blockMs: 10_000 })
+    await store.watch('first', { onEvent: () => {} })
+    await new Promise((r) => setTimeout(r, 100)) // the loop is now blocked for up to 10 s
+    const seen: number[] = []
+    await store.watch('second', { onEvent: () => seen.push(Date.now()) })
+    const sent = Date.now()
+    await store.append('second', { data: 'x' })
+    await until(() => seen.length === 1, 3000) // well under blockMs
+    expect(seen[0] - sent).toBeLessThan(3000)
     await store.close()
   })
 
