@@ -163,7 +163,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     blocking.disconnect()
     throw new SluiceError(
       'STORE_ERROR',
-      `Cannot connect to Redis at ${url}: ${(cause as Error)?.message ?? cause}. Is redis-server running there?`,
+      `Cannot connect to Redis at ${url} (${String((cause as Error)?.message ?? cause).replace(/\.$/, '')}). Is redis-server running there?`,
       { url },
       { cause },
     )

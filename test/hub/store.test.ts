@@ -9,10 +9,23 @@ import { memoryStore } from '../../src/hub/memory-store.js'
 import { redisStore } from '../../src/hub/redis-store.js'
 import { parseId } from '../../src/hub/ids.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
-import { describeExternal } from '../helpers/external.js'
+import { describeExternal, requireBinary, start, waitForPort } from '../helpers/external.js'
 import { startRedis, type RedisServer } from './redis.js'
 
 let prefixN = 0
+
+function startRedisOnPort(port: number) {
+  return start(requireBinary('redis-server'), [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ])
+}
 
 function contract(name: string, make: (maxLength: number) => Promise<Store>) {
   describe(name, () => {
@@ -163,6 +176,30 @@ describeExternal(['redis-server'], 'redisStore', () => {
     admin.disconnect()
     await store.close()
   })
+
+  it('a Redis restarted without persistence is a new epoch, and watchers are told', async () => {
+    const own = await startRedis()
+    const store = await redisStore({ url: own.url, blockMs: 200 })
+    const a = await store.append('r', { data: 'a' })
+    const resets: string[] = []
+    const seen: string[] = []
+    await store.watch('r', {
+      onEvent: (e) => seen.push(e.data),
+      onReset: (info) => resets.push(info.previousEpoch),
+    })
+    await own.proc.stop('SIGKILL')
+    const again = startRedisOnPort(own.port)
+    await waitForPort(own.port)
+    await until(() => resets.length === 1, 15_000)
+    expect(resets[0]).toBe(a.epoch)
+    const b = await store.append('r', { data: 'b' })
+    expect(b.epoch).not.toBe(a.epoch)
+    await until(() => seen.includes('b'))
+    const r = await store.read(['r'], 0)
+    expect(r.events.map((e) => e.data)).toEqual(['b'])
+    await store.close()
+    await again.stop()
+  }, 30_000)
 
   it('a topic watched while the read loop is blocked is read at once (CLIENT UNBLOCK)', async () => {
     const store = await redisStore({ url: redis.url, prefix: 'unblock:', blockMs: 10_000 })
