@@ -3,7 +3,7 @@
  * decoder, `break` closes the connection, a final error is thrown, abort ends
  * the loop, and a slow consumer pauses reading (bounded memory).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { events, isSluiceError } from '../../src/client/index.js'
 import { type Fixture, sseHead, startFixture } from '../fixtures/sse-server.js'
 
@@ -60,8 +60,7 @@ describe('events()', () => {
       if (got.length === 3) break
     }
     expect(got).toEqual(['message tick 0', 'message tick 1', 'message tick 2'])
-    await new Promise((r) => setTimeout(r, 100))
-    expect(closed).toBe(true)
+    await vi.waitFor(() => expect(closed).toBe(true), { timeout: 5000 })
     expect(fx.hits('/ticks')).toHaveLength(1)
   })
 

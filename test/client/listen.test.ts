@@ -88,7 +88,8 @@ afterAll(async () => {
   await fx.close()
 })
 
-describe('sluice listen', () => {
+// Each case is its own process on its own route: run them side by side.
+describe.concurrent('sluice listen', () => {
   it('piped: prints only the events (data), exit 0 on a clean end', async () => {
     const r = await listen([fx.origin + '/stream'])
     expect(r).toEqual({ code: 0, stdout: 'Hel\nline one\nline two\n', stderr: '' })
