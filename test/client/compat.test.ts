@@ -240,7 +240,7 @@ describeExternal(['chromium'], 'fetch-event-source vs sluice in headless Chromiu
       for (const g of f) expect(g).toBeGreaterThanOrEqual(950) // flat 1 s
       expect(s.length).toBeGreaterThanOrEqual(3)
       // 100, 200, 400, 800 ms (jitter 0): each gap is at least its delay, so they grow.
-      s.forEach((g, i) => expect(g).toBeGreaterThanOrEqual(100 * 2 ** i - 5))
+      for (const [i, g] of s.entries()) expect(g).toBeGreaterThanOrEqual(100 * 2 ** i - 5)
     })
     it('abort() tells a callback (onabort)', async () => {
       const logs = await both('abort-callback')
