@@ -1,0 +1,58 @@
+/**
+ * Fan-out reads each topic from Redis once per node, not once per connection:
+ * with 50 subscribers on one node, the number of XREAD calls follows the
+ * events, not the subscribers (counted by Redis itself, INFO commandstats).
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createHub, redisStore, type Hub } from '../../src/hub/index.js'
+import { describeExternal } from '../helpers/external.js'
+import { startRedis, type RedisServer } from './redis.js'
+import { openSse } from './sse.js'
+
+async function calls(admin: Redis, command: string): Promise<number> {
+  const info = await admin.info('commandstats')
+  const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)
+  return m ? Number(m[1]) : 0
+}
+
+describeExternal(['redis-server'], 'fan-out on Redis', () => {
+  let redis: RedisServer
+  let hub: Hub
+  let server: Server
+  let admin: Redis
+  beforeAll(async () => {
+    redis = await startRedis()
+    admin = new Redis(redis.url)
+    hub = createHub({ store: await redisStore({ url: redis.url }), heartbeat: 0 })
+    server = createServer(hub.handler())
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  })
+  afterAll(async () => {
+    await hub?.close()
+    server?.closeAllConnections()
+    server?.close()
+    admin?.disconnect()
+    await redis?.stop()
+  })
+
+  it('50 subscribers, 200 events: one XREAD stream per node, not per connection', async () => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const subs = await Promise.all(
+      Array.from({ length: 50 }, () => openSse(`${base}/events?topic=fan`)),
+    )
+    await admin.config('RESETSTAT')
+    for (let i = 0; i < 200; i++) await hub.publish('fan', `e${i}`)
+    for (const s of subs) await s.waitFor((ev) => ev.length === 200)
+    const xread = await calls(admin, 'xread')
+    console.log(`XREAD calls for 200 events x 50 subscribers: ${xread}`)
+    // At most one read per event (plus idle timeouts); a read per connection would be >= 10,000.
+    expect(xread).toBeLessThanOrEqual(200 + 20)
+    for (const s of subs) {
+      expect(s.events.map((e) => e.data)).toEqual(Array.from({ length: 200 }, (_, i) => `e${i}`))
+      s.close()
+    }
+  })
+})
