@@ -4,8 +4,9 @@
  * buffer is the backpressure signal (`write()` returning false, then 'drain'),
  * and a 'close' before our end means the client left.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Socket } from 'node:net'
 import {
   EventStream,
   eventStreamHeaders,
@@ -32,10 +33,88 @@ interface RawResponse {
   flush?: () => void
 }
 
+/**
+ * Node internals the fast path reads (present in Node 20-24): the socket's
+ * current message, whether the head went out, the queue of bytes written
+ * before a socket was assigned, and whether the body is chunked.
+ */
+interface ResponseInternals {
+  socket: (Socket & { _httpMessage?: unknown }) | null
+  _headerSent?: boolean
+  outputData?: unknown[]
+  chunkedEncoding?: boolean
+}
+
+const CRLF = Buffer.from('\r\n')
+/** Wire form of shared event bytes, per framing: built by the first subscriber, reused by the rest. */
+const chunkedFrames = new WeakMap<Uint8Array, Buffer>()
+const rawFrames = new WeakMap<Uint8Array, Buffer>()
+
+function frame(chunk: Uint8Array, chunked: boolean): Buffer {
+  const cache = chunked ? chunkedFrames : rawFrames
+  let wire = cache.get(chunk)
+  if (wire === undefined) {
+    const body = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    wire = chunked
+      ? Buffer.concat([Buffer.from(chunk.byteLength.toString(16) + '\r\n', 'latin1'), body, CRLF])
+      : body
+    cache.set(chunk, wire)
+  }
+  return wire
+}
+
+/**
+ * Sockets corked this tick, uncorked together on the next one: the events a
+ * subscriber gets in one tick leave in one writev, and one shared callback
+ * does it for every socket (`res.write` schedules one per socket per tick).
+ */
+const corked: Socket[] = []
+function uncorkAll(): void {
+  for (let i = 0; i < corked.length; i++) corked[i].uncork()
+  corked.length = 0
+}
+
 class NodeSink implements Sink {
-  constructor(private readonly res: RawResponse) {}
+  private waitingForSocketDrain = false
+  constructor(
+    private readonly res: RawResponse,
+    private readonly onDrain: () => void,
+    /** A plain node:http response (not HEAD, no compression middleware): may take the fast path. */
+    private readonly fast: boolean,
+  ) {}
 
   write(chunk: Uint8Array): boolean {
+    const r = this.res as unknown as ResponseInternals
+    const socket = r.socket
+    // Fast path, for fan-out: the head is out and nothing waits in the
+    // response's own queue, so the socket is this response's and bytes written
+    // to it keep their order. The event is framed once for all subscribers and
+    // written without res.write's per-write chunk header, Buffer conversion
+    // and per-socket cork callback. Measured with bench/fanout (500 x 1000):
+    // server CPU per delivered event 2.8-3.0 us -> 0.8-0.9 us.
+    if (
+      this.fast &&
+      socket !== null &&
+      socket._httpMessage === this.res &&
+      socket.writable &&
+      r._headerSent === true &&
+      r.outputData?.length === 0
+    ) {
+      if (socket.writableCorked === 0) {
+        socket.cork()
+        if (corked.push(socket) === 1) process.nextTick(uncorkAll)
+      }
+      if (socket.write(frame(chunk, r.chunkedEncoding === true))) return true
+      // res 'drain' only follows a res.write that returned false: watch the socket.
+      if (!this.waitingForSocketDrain) {
+        this.waitingForSocketDrain = true
+        socket.once('drain', () => {
+          this.waitingForSocketDrain = false
+          this.onDrain()
+        })
+      }
+      return false
+    }
     const ok = this.res.write(chunk)
     // Under compression middleware, push the bytes out now instead of at the end.
     if (typeof this.res.flush === 'function') this.res.flush()
@@ -90,13 +169,18 @@ export function createEventStream(
     r.flushHeaders()
   }
   r.socket?.setNoDelay(true)
-  const sink = new NodeSink(r as unknown as RawResponse)
+  const onDrain = (): void => stream.drained()
+  const fast =
+    r instanceof ServerResponse &&
+    req.method !== 'HEAD' &&
+    r.write === ServerResponse.prototype.write &&
+    typeof (r as RawResponse).flush !== 'function'
+  const sink = new NodeSink(r as unknown as RawResponse, onDrain, fast)
   // 'close' while the stream is open: the client left, or someone ended the
   // response behind the stream's back. Either way nothing more can be sent.
   const onClose = (): void => {
     if (!stream.isClosed) stream.gone()
   }
-  const onDrain = (): void => stream.drained()
   const onError = (err: Error): void => stream.gone(err)
   r.on('close', onClose)
   r.on('drain', onDrain)
