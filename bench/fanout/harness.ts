@@ -263,7 +263,13 @@ interface ServerHandle {
 }
 
 async function startServer(variant: Variant, env: NodeJS.ProcessEnv): Promise<ServerHandle> {
-  const proc = spawnNode(['--expose-gc', join(HERE, 'servers', variant.script)], env, false)
+  // BENCH_SERVER_NODE_OPTIONS: extra node flags for the server, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const extra = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean)
+  const proc = spawnNode(
+    [...extra, '--expose-gc', join(HERE, 'servers', variant.script)],
+    env,
+    false,
+  )
   let out = ''
   proc.stderr?.on('data', (d) => (out += d))
   const port = await new Promise<number>((resolve, reject) => {

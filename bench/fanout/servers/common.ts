@@ -155,11 +155,18 @@ export function drained(s: Drainable): Promise<void> {
   })
 }
 
-/** Waits until every stream in `streams` that needs draining has drained; undefined when none does. */
-export function drainAll(streams: Iterable<Drainable>): Promise<void> | undefined {
+/**
+ * Waits until every stream that needs draining has drained; undefined (no
+ * wait at all) when none does. `pick` maps an item to the stream to watch.
+ */
+export function drainAll<T>(
+  items: Iterable<T>,
+  pick: (item: T) => Drainable | null = (item) => item as unknown as Drainable,
+): Promise<void> | undefined {
   let pending: Promise<void>[] | undefined
-  for (const s of streams) {
-    if (!s.writableNeedDrain) continue
+  for (const item of items) {
+    const s = pick(item)
+    if (!s?.writableNeedDrain) continue
     pending ??= []
     pending.push(drained(s))
   }

@@ -13,6 +13,8 @@ import type { ServerResponse } from 'node:http'
 import { createHub, memoryStore, redisStore } from '../../../src/hub/index.js'
 import { drainAll, serveVariant } from './common.js'
 
+const socketOf = (res: ServerResponse) => res.socket
+
 await serveVariant(async () => {
   const url = process.env.REDIS_URL
   const hub = createHub({ store: url ? await redisStore({ url }) : memoryStore() })
@@ -27,7 +29,8 @@ await serveVariant(async () => {
     fanout: {
       count: () => hub.metrics.connections,
       publish(data) {
-        return hub.publish('bench', data).then(() => drainAll(responses))
+        // The socket, not the response: sluice writes shared event bytes to it directly.
+        return hub.publish('bench', data).then(() => drainAll(responses, socketOf))
       },
     },
   }

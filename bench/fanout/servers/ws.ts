@@ -26,7 +26,7 @@ await serveVariant((server) => {
         for (const client of wss.clients) {
           if (client.readyState === WebSocket.OPEN) client.send(data)
         }
-        return drainAll(Array.from(wss.clients, socketOf))
+        return drainAll(wss.clients, socketOf)
       },
     },
   }
