@@ -148,7 +148,8 @@ export class EventStream implements HeartbeatTarget {
   private sink: Sink | null = null
   private state = OPEN
   private why: CloseReason | undefined
-  private lastWrite = Date.now()
+  /** Heartbeat ticks since the last write (a write zeroes it). */
+  private idle = 0
   private readonly heartbeatMs: number
   private readonly heartbeatBytes: Uint8Array
   private readonly maxBuffered: number
@@ -345,11 +346,11 @@ export class EventStream implements HeartbeatTarget {
   }
 
   /** @internal Called by the shared heartbeat timer. */
-  heartbeatTick(now: number, idleAtLeast: number): void {
-    if (this.state !== OPEN || now - this.lastWrite < idleAtLeast) return
+  heartbeatTick(idleTicks: number): void {
+    if (this.state !== OPEN || ++this.idle < idleTicks) return
     // Never queue a heartbeat behind a backlog: bytes are waiting already.
     if (!this.sink || this.sink.buffered() > 0) return
-    this.lastWrite = now
+    this.idle = 0
     streamStats.heartbeats++
     streamStats.bytesWritten += this.heartbeatBytes.byteLength
     this.sink.write(this.heartbeatBytes)
@@ -371,7 +372,7 @@ export class EventStream implements HeartbeatTarget {
       rejected.catch(noop)
       return rejected
     }
-    this.lastWrite = Date.now()
+    this.idle = 0
     streamStats.bytesWritten += bytes.byteLength
     if (!sink) {
       ;(this.pending ??= []).push(bytes)
