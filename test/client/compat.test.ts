@@ -135,6 +135,11 @@ describeExternal(['chromium'], 'fetch-event-source vs sluice in headless Chromiu
     const script = await bundle(
       fileURLToPath(new URL('./compat-browser-entry.ts', import.meta.url)),
     )
+    fx.static(
+      '/worker.js',
+      await bundle(fileURLToPath(new URL('./compat-worker-entry.ts', import.meta.url))),
+      'text/javascript; charset=utf-8',
+    )
     browser = await openPage(fx, script)
   })
   afterAll(async () => {
@@ -204,6 +209,25 @@ describeExternal(['chromium'], 'fetch-event-source vs sluice in headless Chromiu
   })
 
   describe('bug fixes, asserted the fixed way', () => {
+    it('runs in a Web Worker, where there is no document or window', async () => {
+      const inWorker = (impl: string) =>
+        browser.page.evaluate(
+          ([i, url]) =>
+            new Promise<string[]>((resolve) => {
+              const w = new Worker('/worker.js')
+              w.onmessage = (e) => {
+                w.terminate()
+                resolve(e.data)
+              }
+              w.postMessage({ impl: i, url })
+            }),
+          [impl, `${fx.origin}/c/basic/${impl}`],
+        )
+      expect(await inWorker('sluice')).toEqual(['a', 'b', 'resolved'])
+      const fesLog = await inWorker('fes')
+      expect(fesLog).toHaveLength(1)
+      expect(fesLog[0]).toMatch(/^ReferenceError: (window|document) is not defined$/)
+    })
     it('comment heartbeats do not fire empty onmessage calls', async () => {
       const logs = await both('heartbeat-comments')
       expect(logs.fes).toEqual([m('', '', ''), m('', '', 'x'), 'resolved'])
