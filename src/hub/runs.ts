@@ -166,12 +166,21 @@ export interface StopResult {
   stopped: boolean
 }
 
+/** Where a follower's events go. */
+export interface RunOutput {
+  event(e: RunEvent): void
+  /** After the terminal event: the run is over. */
+  end(reason: RunEndReason): void
+  /** This node is shutting down (the run may go on elsewhere): end the stream without a terminal event, so the client resumes elsewhere. */
+  detach?(): void
+}
+
 /** An opened follow: the replay is read, live events are held until `start()`. */
 export interface OpenedRun {
   runId: string
   /** 'finished': the client already has the terminal event (answer 204, nothing to send). */
   status: 'live' | 'finished'
-  start(output: { event(e: RunEvent): void; end(reason: RunEndReason): void }): void
+  start(output: RunOutput): void
   close(): void
 }
 
@@ -631,7 +640,7 @@ export class Runs {
     let lastNumber = -1
     let lastActivity = Date.now()
     let ended = false
-    let output: { event(e: RunEvent): void; end(reason: RunEndReason): void } | null = null
+    let output: RunOutput | null = null
     // Trimmed history (a run longer than the store keeps): only a loss if it is past the client's id.
     const truncated = read.truncated && firstNumber !== undefined && firstNumber > after + 1
 
@@ -642,9 +651,14 @@ export class Runs {
       held.length = 0
       unwatch()
       if (timer !== undefined) clearTimeout(timer)
-      this.opened.delete(close)
+      this.opened.delete(detach)
     }
-    this.opened.add(close)
+    const detach = (): void => {
+      if (closedHere) return
+      close()
+      output?.detach?.()
+    }
+    this.opened.add(detach)
 
     const feed = (e: StoredEvent): void => {
       if (ended || closedHere || e.seq <= lastSeq) return
@@ -972,6 +986,9 @@ export class Runs {
       end() {
         stream.complete()
       },
+      detach() {
+        stream.complete()
+      },
     })
   }
 
@@ -979,12 +996,14 @@ export class Runs {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const close of [...this.opened]) close()
+    // Our own runs first: their followers (here and elsewhere) get the terminal event.
     await Promise.all(
       [...this.local.values()].map((run) =>
         run.finish('lost', { message: 'The node producing this run shut down.' }),
       ),
     )
+    // Followers of runs produced elsewhere: end their streams; they resume on another node.
+    for (const detach of [...this.opened]) detach()
   }
 }
 

@@ -1,0 +1,266 @@
+/**
+ * `hub.run()` as a library: make a streaming route resumable in a few lines,
+ * on Web `Request`/`Response` (Hono, Bun, Deno, Workers) and on node:http.
+ * Plus the edges: a producer's error, 204 after the end, 404 and 400, stop on
+ * disconnect, shutdown, and memory: 10,000 finished runs expire after their
+ * TTL and the store returns to its baseline.
+ */
+import { createServer, type Server } from 'node:http'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createHub, type Hub } from '../../src/hub/hub.js'
+import { memoryStore } from '../../src/hub/memory-store.js'
+import { redisStore } from '../../src/hub/redis-store.js'
+import { runTopic } from '../../src/hub/runs.js'
+import { SluiceError } from '../../src/protocol/errors.js'
+import { describeExternal } from '../helpers/external.js'
+import { startRedis } from '../hub/redis.js'
+import { pool, readEvents, sleep, waitUntil } from './support.js'
+
+const hubs: Hub[] = []
+const servers: Server[] = []
+afterAll(async () => {
+  for (const s of servers) s.close()
+  for (const h of hubs) await h.close()
+})
+function hub(options: Parameters<typeof createHub>[0] = {}): Hub {
+  const h = createHub(options)
+  hubs.push(h)
+  return h
+}
+
+describe('Web Request/Response', () => {
+  it('an async generator becomes a resumable run: replay after Last-Event-ID, 204 after the end', async () => {
+    const h = hub()
+    // The whole route, e.g. in Hono: app.post('/chat', (c) => hub.run(c.req.raw, answer))
+    async function* answer() {
+      for (const word of ['Hello ', 'from ', 'a ', 'run']) yield word
+    }
+    const res = await h.run(new Request('http://app.test/chat', { method: 'POST' }), answer)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    const resumeUrl = res.headers.get('sluice-resume-url')!
+    const runId = res.headers.get('sluice-run-id')!
+    expect(resumeUrl).toBe(`/chat/${runId}`)
+    expect(res.headers.get('access-control-expose-headers')).toContain('Sluice-Resume-Url')
+    const all = await readEvents(res)
+    expect(all.map((e) => [e.id, e.event, e.data])).toEqual([
+      ['0', 'run', JSON.stringify({ runId, resumeUrl })],
+      ['1', 'token', 'Hello '],
+      ['2', 'token', 'from '],
+      ['3', 'token', 'a '],
+      ['4', 'token', 'run'],
+      ['5', 'done', '{"reason":"complete"}'],
+    ])
+    // app.get('/chat/:id', (c) => hub.resume(c.req.raw, c.req.param('id')))
+    const resume = (lastEventId?: string) =>
+      h.resume(
+        new Request(`http://app.test${resumeUrl}`, {
+          headers: lastEventId ? { 'last-event-id': lastEventId } : {},
+        }),
+        runId,
+      )
+    const rest = await readEvents(await resume('2'))
+    expect(rest.map((e) => e.id)).toEqual(['3', '4', '5'])
+    // ?lastEventId= works too (for EventSource-less clients).
+    const q = await h.resume(new Request(`http://app.test${resumeUrl}?lastEventId=4`), runId)
+    expect((await readEvents(q)).map((e) => e.id)).toEqual(['5'])
+    expect((await resume('5')).status).toBe(204)
+    expect((await resume()).status).toBe(200) // a page reload without an id replays it all
+    const bad = await resume('not-an-id')
+    expect(bad.status).toBe(400)
+    expect((await bad.json()).error).toBe('BAD_REQUEST')
+    const missing = await h.resume(new Request('http://app.test/chat/nope'), 'nope')
+    expect(missing.status).toBe(404)
+    expect(await missing.json()).toMatchObject({ error: 'RUN_NOT_FOUND' })
+    // app.delete('/chat/:id', (c) => hub.stopRun(c.req.raw, c.req.param('id')))
+    const stop = await h.stopRun(new Request(`http://app.test${resumeUrl}`), runId)
+    expect(await stop.json()).toEqual({ runId, reason: 'complete', stopped: false })
+  })
+
+  it("a producer's error ends the run with `event: error` then done/error, for every reader", async () => {
+    const h = hub()
+    const res = await h.run(
+      new Request('http://app.test/jobs', { method: 'POST' }),
+      async (run) => {
+        await run.send('partial ')
+        throw new SluiceError('QUOTA', 'The model quota is used up; try again tomorrow.')
+      },
+    )
+    const evs = await readEvents(res)
+    expect(evs.map((e) => e.event)).toEqual(['run', 'token', 'error', 'done'])
+    expect(JSON.parse(evs[2].data)).toEqual({
+      error: 'QUOTA',
+      message: 'The model quota is used up; try again tomorrow.',
+    })
+    expect(JSON.parse(evs[3].data)).toEqual({ reason: 'error' })
+    // Internal errors are not shown to users.
+    const res2 = await h.run(new Request('http://app.test/jobs', { method: 'POST' }), () => {
+      throw new Error('ECONNRESET at db.internal:5432')
+    })
+    const evs2 = await readEvents(res2)
+    expect(JSON.parse(evs2[1].data).error).toBe('RUN_FAILED')
+    expect(evs2[1].data).not.toContain('db.internal')
+  })
+
+  it('refuses reserved event names and sends JSON for objects', async () => {
+    const h = hub()
+    let refused: unknown
+    const res = await h.run(new Request('http://app.test/x', { method: 'POST' }), async (run) => {
+      await run.send({ event: 'delta', data: { text: 'hi' } })
+      refused = await run.send({ event: 'done', data: 'fake end' }).catch((e) => e)
+      await run.complete({ usage: 3 })
+    })
+    const evs = await readEvents(res)
+    expect(evs.slice(1).map((e) => [e.event, e.data])).toEqual([
+      ['delta', '{"text":"hi"}'],
+      ['done', '{"reason":"complete","usage":3}'],
+    ])
+    expect((refused as SluiceError).code).toBe('INVALID_ARGUMENT')
+  })
+})
+
+describe('node:http', () => {
+  async function serve(h: Hub, stopOnDisconnect: boolean) {
+    const signals: AbortSignal[] = []
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost')
+      if (req.method === 'POST' && url.pathname === '/ask') {
+        void h.run(
+          req,
+          res,
+          async (run, signal) => {
+            signals.push(signal)
+            for (let i = 0; i < 500 && !signal.aborted; i++) {
+              await sleep(10)
+              await run.send(`t${i} `).catch(() => {})
+            }
+          },
+          { stopOnDisconnect },
+        )
+      } else if (req.method === 'GET') void h.resume(req, res, url.pathname.split('/').pop()!)
+      else if (req.method === 'DELETE') void h.stopRun(req, res, url.pathname.split('/').pop()!)
+    })
+    servers.push(server)
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    const addr = server.address()
+    return { url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, signals }
+  }
+
+  it('by default a disconnect leaves the run going; with stopOnDisconnect it stops when nobody follows', async () => {
+    for (const stopOnDisconnect of [false, true]) {
+      const h = hub()
+      const { url, signals } = await serve(h, stopOnDisconnect)
+      const ac = new AbortController()
+      const res = await fetch(`${url}/ask`, { method: 'POST', signal: ac.signal })
+      expect(res.headers.get('sluice-resume-url')).toMatch(/^\/ask\/[a-z0-9]+$/)
+      await readEvents(res, (_e, all) => all.length === 3)
+      ac.abort()
+      if (stopOnDisconnect) {
+        await waitUntil(() => signals[0].aborted, 1000, 'the producer stopping')
+        expect(h.runs.active).toBe(0)
+      } else {
+        await sleep(300)
+        expect(signals[0].aborted).toBe(false)
+        expect(h.runs.active).toBe(1)
+      }
+    }
+  })
+
+  it('closing the hub ends its runs: followers get done/lost, producers their abort', async () => {
+    const h = createHub()
+    const { url, signals } = await serve(h, false)
+    const res = await fetch(`${url}/ask`, { method: 'POST' })
+    const reading = readEvents(res)
+    await waitUntil(() => signals.length === 1)
+    await sleep(50)
+    await h.close()
+    const evs = await reading
+    expect(evs.at(-1)!.event).toBe('done')
+    expect(JSON.parse(evs.at(-1)!.data)).toMatchObject({ reason: 'lost' })
+    expect(signals[0].aborted).toBe(true)
+  })
+})
+
+/** Heap in use after a full GC (V8's gc exposed at run time). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+describe('memory: finished runs expire after their TTL', () => {
+  it('10,000 finished runs are all gone after the TTL and the heap returns to its baseline', async () => {
+    const store = memoryStore()
+    const h = hub({ store, runs: { ttl: 300 } })
+    const N = 10_000
+    // Warm up (JIT, pools), then take the baseline.
+    await Promise.all(
+      Array.from({ length: 50 }, async () => (await h.runs.start(async function* () {})).ended),
+    )
+    await sleep(400)
+    const baseline = heapAfterGc()
+    const ids = await pool(
+      Array.from({ length: N }, (_, i) => i),
+      500,
+      async (i) => {
+        const run = await h.runs.start(async function* () {
+          yield `answer ${i} `.repeat(8)
+          yield 'done '.repeat(8)
+        })
+        expect(await run.ended).toBe('complete')
+        return run.runId
+      },
+    )
+    const peak = heapAfterGc()
+    expect(await store.info(runTopic(ids[0]))).not.toBeNull()
+    expect(await store.info(runTopic(ids[N - 1]))).not.toBeNull()
+    expect(h.runs.active).toBe(0)
+    await sleep(400)
+    const infos = await Promise.all(ids.map((id) => store.info(runTopic(id))))
+    expect(infos.every((i) => i === null)).toBe(true)
+    const after = heapAfterGc()
+    // The runs held megabytes; after the TTL the heap is back near where it started.
+    expect(peak - baseline).toBeGreaterThan(4 * 1024 * 1024)
+    expect(after - baseline).toBeLessThan((peak - baseline) / 5)
+  }, 30_000)
+})
+
+describeExternal(['redis-server'], 'Redis: finished runs expire after their TTL', () => {
+  it('2,000 finished runs leave no key behind once their TTL passes', async () => {
+    const redis = await startRedis()
+    try {
+      const store = await redisStore({ url: redis.url })
+      const h = createHub({ store, runs: { ttl: 3000 } })
+      const { Redis } = await import('ioredis')
+      const probe = new Redis(redis.url)
+      try {
+        await store.append('warm-up', { data: 'x' })
+        await store.delete('warm-up')
+        const baseline = await probe.dbsize() // the epoch and the sequence keys
+        const N = 2000
+        await pool(
+          Array.from({ length: N }, (_, i) => i),
+          200,
+          async (i) => {
+            const run = await h.runs.start(async (r) => {
+              await r.send(`answer ${i}`)
+            })
+            await run.ended
+          },
+        )
+        expect(await probe.dbsize()).toBeGreaterThan(baseline + N / 2)
+        await waitUntil(async () => (await probe.dbsize()) === baseline, 10_000, 'keys expiring')
+        expect(await probe.dbsize()).toBe(baseline)
+      } finally {
+        probe.disconnect()
+        await h.close()
+      }
+    } finally {
+      await redis.stop()
+    }
+  }, 60_000)
+})
