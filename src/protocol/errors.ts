@@ -33,6 +33,8 @@ export type SluiceErrorCode =
   | 'NOT_FOUND'
   | 'HISTORY_RESET'
   | 'STORE_ERROR'
+  | 'CORS_REFUSED'
+  | 'MISSING_DEPENDENCY'
   | (string & {})
 
 export class SluiceError extends Error {
