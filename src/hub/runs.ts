@@ -21,7 +21,7 @@
  * one, which every reader computes alike from the log.
  *
  * Lease: on a shared store the producing node appends a `sluice-lease` marker
- * (never delivered to clients) whenever it has been quiet for a third of the
+ * (never delivered to clients) whenever it has been quiet for a quarter of the
  * lease. A follower that sees nothing at all for a whole lease checks the log
  * once more and, if it is still quiet, writes `done` with reason `lost`.
  *
@@ -320,7 +320,8 @@ class LocalRun implements RunEmitter {
   }
 
   startLease(lease: number, distributed: boolean): void {
-    const every = Math.max(10, Math.floor(lease / 3))
+    // A marker whenever quiet for a quarter lease: a follower sees activity at least every half lease.
+    const every = Math.max(10, Math.floor(lease / 4))
     this.leaseTimer = setInterval(() => {
       if (this.finished) return
       const store = this.manager.store

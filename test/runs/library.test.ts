@@ -229,7 +229,31 @@ describe('memory: finished runs expire after their TTL', () => {
   }, 30_000)
 })
 
-describeExternal(['redis-server'], 'Redis: finished runs expire after their TTL', () => {
+describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
+  it('a producer that is quiet for several leases is kept alive by its lease, not reported lost', async () => {
+    const redis = await startRedis()
+    const a = createHub({ store: await redisStore({ url: redis.url }), runs: { lease: 300 } })
+    const b = createHub({ store: await redisStore({ url: redis.url }), runs: { lease: 300 } })
+    try {
+      // A slow model: 1.2 s (4 leases) before each of two tokens.
+      const run = await a.runs.start(async (r, signal) => {
+        for (const t of ['slow ', 'answer']) {
+          await sleep(1200)
+          if (signal.aborted) return
+          await r.send(t)
+        }
+      })
+      const res = await b.resume(new Request(`http://node-b.test/chat/${run.runId}`), run.runId)
+      const evs = await readEvents(res)
+      expect(evs.map((e) => e.event)).toEqual(['run', 'token', 'token', 'done'])
+      expect(JSON.parse(evs.at(-1)!.data)).toEqual({ reason: 'complete' })
+    } finally {
+      await a.close()
+      await b.close()
+      await redis.stop()
+    }
+  }, 30_000)
+
   it('2,000 finished runs leave no key behind once their TTL passes', async () => {
     const redis = await startRedis()
     try {
