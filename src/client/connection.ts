@@ -86,8 +86,6 @@ export interface EngineHooks {
   opened?: (response: Response) => void
   /** Called after each chunk; a returned promise pauses reading (backpressure). */
   afterChunk?: () => Promise<void> | undefined
-  /** Called with the state of the connection, for UIs. */
-  state?: (state: 'connecting' | 'open' | 'closed') => void
 }
 
 const SNIPPET_BYTES = 512
@@ -191,7 +189,6 @@ export async function runEventStream(
     })
 
   const aborted = () => {
-    hooks.state?.('closed')
     onabort?.(signal?.reason)
   }
 
@@ -202,7 +199,6 @@ export async function runEventStream(
         await pause(0, true)
         continue
       }
-      hooks.state?.('connecting')
       const ctrl = new AbortController()
       current = ctrl
       let stalled = false
@@ -245,7 +241,6 @@ export async function runEventStream(
         if (response.status === 204 && !hooks.spec) {
           // The server's way of saying "stop reconnecting" (WHATWG 9.2.3).
           await response.body?.cancel().catch(() => {})
-          hooks.state?.('closed')
           return
         }
         if (onopen) await onopen(response)
@@ -256,7 +251,6 @@ export async function runEventStream(
         delivered = false
         openedAt = Date.now()
         hooks.opened?.(response)
-        hooks.state?.('open')
         parser.reset()
         if (response.body) {
           reader = response.body.getReader()
@@ -288,7 +282,6 @@ export async function runEventStream(
         const again =
           hooks.spec || (reconnectOnEnd ?? (resumeUrl !== undefined || method === 'GET'))
         if (!again) {
-          hooks.state?.('closed')
           return
         }
         const delay = policy.next()
@@ -336,9 +329,6 @@ export async function runEventStream(
         current = undefined
       }
     }
-  } catch (err) {
-    hooks.state?.('closed')
-    throw err
   } finally {
     signal?.removeEventListener('abort', onUserAbort)
     if (watchVisibility) doc.removeEventListener('visibilitychange', onVisibility)
