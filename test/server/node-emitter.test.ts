@@ -57,6 +57,21 @@ describe('headers and the opening of the stream', () => {
     await res.body?.cancel()
   })
 
+  it('turns Nagle off on the socket, so small events leave at once', async () => {
+    const calls: unknown[] = []
+    server = await startServer((req, res) => {
+      // Observe the real socket's call (node:http may already default to no delay).
+      const original = req.socket.setNoDelay.bind(req.socket)
+      req.socket.setNoDelay = (noDelay?: boolean) => {
+        calls.push(noDelay)
+        return original(noDelay)
+      }
+      createEventStream(req, res).complete()
+    })
+    await readWire(server.url)
+    expect(calls).toEqual([true])
+  })
+
   it('sends Connection: keep-alive on HTTP/1.1 only', async () => {
     const { port } = await serve((s) => s.complete())
     const head = await new Promise<string>((resolve) => {
