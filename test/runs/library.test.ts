@@ -223,6 +223,10 @@ describe('memory: finished runs expire after their TTL', () => {
     const infos = await Promise.all(ids.map((id) => store.info(runTopic(id))))
     expect(infos.every((i) => i === null)).toBe(true)
     const after = heapAfterGc()
+    const mb = (n: number) => (n / 1048576).toFixed(1)
+    console.info(
+      `10,000 runs, heap after GC (MB): baseline ${mb(baseline)}, all finished ${mb(peak)}, after TTL ${mb(after)}`,
+    )
     // The runs held megabytes; after the TTL the heap is back near where it started.
     expect(peak - baseline).toBeGreaterThan(4 * 1024 * 1024)
     expect(after - baseline).toBeLessThan((peak - baseline) / 5)

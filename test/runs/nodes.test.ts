@@ -134,6 +134,9 @@ describeExternal(['redis-server'], 'runs across sluice serve processes on Redis'
     a.proc.proc.kill('SIGKILL')
     const [all1, all2] = await Promise.all([reading1, reading2])
     // Bounded: the lease (1 s) plus a check, with a generous margin; both streams ended.
+    console.info(
+      `run lost: followers told ${lostAt - killedAt} ms after kill -9 (lease ${LEASE} ms)`,
+    )
     expect(lostAt - killedAt).toBeLessThan(LEASE * 5)
     for (const evs of [all1, all2]) {
       const last = evs.at(-1)!
