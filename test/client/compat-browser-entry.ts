@@ -184,6 +184,25 @@ const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise
       onerror: () => void log.push('error'),
     })
   },
+  async 'status-404'(f, url, log) {
+    await f(url, {
+      onmessage: (m: any) => log.push(msg(m)),
+      onclose: () => log.push('close'),
+      onerror: (e: any) => {
+        log.push('error')
+        if (e?.code) throw e // sluice: final; fetch-event-source never gets here
+      },
+    })
+  },
+  async 'status-204'(f, url, log) {
+    const ctrl = new AbortController()
+    abortAfter(ctrl, 2300)
+    await f(url, {
+      signal: ctrl.signal,
+      onclose: () => log.push('close'),
+      onerror: () => void log.push('error'),
+    })
+  },
   async 'abort-callback'(f, url, log) {
     const ctrl = new AbortController()
     await f(url, {

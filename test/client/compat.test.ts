@@ -71,6 +71,14 @@ const routes: Record<string, Route> = {
     res.writeHead(503, { 'content-type': 'text/plain' })
     res.end('busy')
   },
+  'status-404': (_q, res) => {
+    res.writeHead(404, { 'content-type': 'text/event-stream' })
+    res.end('data: not found\n\n')
+  },
+  'status-204': (_q, res) => {
+    res.writeHead(204)
+    res.end()
+  },
   'abort-callback': (_q, res) => {
     sseHead(res)
     res.write('data: one\n\n')
@@ -265,6 +273,18 @@ describeExternal(['chromium'], 'fetch-event-source vs sluice in headless Chromiu
       expect(s.length).toBeGreaterThanOrEqual(3)
       // 100, 200, 400, 800 ms (jitter 0): each gap is at least its delay, so they grow.
       for (const [i, g] of s.entries()) expect(g).toBeGreaterThanOrEqual(100 * 2 ** i - 5)
+    })
+    it('the status is checked: a 404 is not a stream, even with the right content type', async () => {
+      const logs = await both('status-404')
+      expect(logs.fes).toEqual([m('', '', 'not found'), 'close', 'resolved'])
+      expect(logs.sluice).toEqual(['error', 'rejected BAD_STATUS'])
+    })
+    it('204 stops, instead of a retry every second', async () => {
+      const logs = await both('status-204')
+      expect(logs.sluice).toEqual(['resolved'])
+      expect(fx.hits('/c/status-204/sluice')).toHaveLength(1)
+      expect(logs.fes.filter((l) => l === 'error').length).toBeGreaterThanOrEqual(2)
+      expect(fx.hits('/c/status-204/fes').length).toBeGreaterThanOrEqual(2)
     })
     it('abort() tells a callback (onabort)', async () => {
       const logs = await both('abort-callback')
