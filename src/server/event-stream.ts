@@ -326,7 +326,7 @@ export class EventStream implements HeartbeatTarget {
     return this
   }
 
-  /** Called with the error of `completeWithError`, a `SLOW_CONSUMER` error, or a transport error. */
+  /** Called with the error of `completeWithError`, or the `SLOW_CONSUMER` error of a cut stream. */
   onError(listener: (error: unknown) => void): this {
     ;(this.errorListeners ??= []).push(listener)
     return this
@@ -412,7 +412,8 @@ export class EventStream implements HeartbeatTarget {
     this.drained()
     this.controller?.abort(new StreamClosedError(reason, error))
     this.resolveClosed?.(reason)
-    if (error !== undefined && this.errorListeners) {
+    // A disconnect is the client's choice, not an error (its socket error, if any, is on signal.reason).
+    if ((reason === 'error' || reason === 'slow-consumer') && this.errorListeners) {
       for (const l of this.errorListeners) safeCall(l, error)
     }
     if (this.completionListeners) for (const l of this.completionListeners) safeCall(l, reason)

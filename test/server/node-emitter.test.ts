@@ -270,8 +270,10 @@ describe('how a stream ends', () => {
     let stream!: EventStream
     let stoppedAfter = -1
     let sent = 0
+    const errors: unknown[] = []
     const { url } = await serve((s) => {
       stream = s
+      s.onError((e) => errors.push(e))
       const timer = setInterval(() => {
         s.send({ data: String(++sent) }).catch(() => {})
       }, 20)
@@ -287,6 +289,8 @@ describe('how a stream ends', () => {
     expect(stream.signal.reason).toBeInstanceOf(StreamClosedError)
     expect((stream.signal.reason as StreamClosedError).reason).toBe('disconnect')
     expect(await stream.closed).toBe('disconnect')
+    // Leaving is the client's right, not a server error.
+    expect(errors).toEqual([])
     const sentAtAbort = sent
     await sleep(150)
     expect(sent).toBe(sentAtAbort)
