@@ -319,15 +319,25 @@ class LocalRun implements RunEmitter {
     if (this.finished) this.unwatch()
   }
 
-  startLease(lease: number, distributed: boolean): void {
+  /**
+   * On a shared store: renew the lease, and keep the log alive while running
+   * (it gets its real TTL when the run ends; a run whose node died expires
+   * TTL + 2 leases after its last renewal). A memory store dies with this
+   * process, so it needs neither.
+   */
+  startLease(lease: number): void {
     // A marker whenever quiet for a quarter lease: a follower sees activity at least every half lease.
     const every = Math.max(10, Math.floor(lease / 4))
+    const store = this.manager.store
+    let expiresRenewed = 0
     this.leaseTimer = setInterval(() => {
       if (this.finished) return
-      const store = this.manager.store
-      // Keep the log alive while running; it gets its real TTL when the run ends.
-      store.expire(this.topic, this.ttl + lease * 2).catch(noop)
-      if (distributed && Date.now() - this.lastAppend >= every) {
+      const now = Date.now()
+      if (now - expiresRenewed >= lease) {
+        expiresRenewed = now
+        store.expire(this.topic, this.ttl + lease * 2).catch(noop)
+      }
+      if (now - this.lastAppend >= every) {
         this.append({ event: LEASE_EVENT, data: '' }).catch(noop)
       }
     }, every)
@@ -496,7 +506,11 @@ export class Runs {
       )
     }
     const runId = options.id === undefined ? newRunId() : checkRunId(options.id)
-    if (this.local.has(runId) || (await this.store.info(runTopic(runId))) !== null) {
+    // A random id never collides; a chosen one may.
+    if (
+      this.local.has(runId) ||
+      (options.id !== undefined && (await this.store.info(runTopic(runId))) !== null)
+    ) {
       throw new SluiceError('RUN_EXISTS', `A run with id ${runId} exists already.`, {
         status: 409,
       })
@@ -515,7 +529,7 @@ export class Runs {
       run.settle('error', err)
       throw err
     }
-    run.startLease(this.lease, this.store.kind !== 'memory')
+    if (this.store.kind !== 'memory') run.startLease(this.lease)
     const formatError = options.formatError ?? defaultFormatError
     void this.drive(run, producer, formatError)
     return { runId, resumeUrl, ended: run.ended }
