@@ -94,6 +94,17 @@ async function loadRedis(): Promise<RedisCtor> {
   return (mod.Redis ?? mod.default) as RedisCtor
 }
 
+/** A failed Redis call: a 503 for HTTP callers (the store is unavailable, retry later). */
+function storeError(what: string, cause: unknown): SluiceError {
+  if (cause instanceof SluiceError) return cause
+  return new SluiceError(
+    'STORE_ERROR',
+    `Redis ${what} failed: ${String((cause as Error)?.message ?? cause).replace(/\.$/, '')}.`,
+    { status: 503 },
+    { cause },
+  )
+}
+
 function seqOf(streamId: string): number {
   return Number(streamId.slice(0, streamId.indexOf('-')))
 }
@@ -302,16 +313,23 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     kind: 'redis',
 
     async epoch() {
-      return currentEpoch()
+      try {
+        return await currentEpoch()
+      } catch (cause) {
+        throw storeError('read', cause)
+      }
     },
 
     async head() {
-      const epoch = await currentEpoch()
-      const [[, e], [, seq]] = ((await cmd.multi().get(epochKey).get(seqKey).exec()) ?? [
-        [null, epoch],
-        [null, '0'],
-      ]) as [unknown, string | null][]
-      return { epoch: (e as string | null) ?? epoch, seq: Number(seq ?? 0) }
+      try {
+        const epoch = await currentEpoch()
+        const res = (await cmd.multi().get(epochKey).get(seqKey).exec()) ?? []
+        const e = res[0]?.[1] as string | null | undefined
+        const seq = res[1]?.[1] as string | null | undefined
+        return { epoch: e ?? epoch, seq: Number(seq ?? 0) }
+      } catch (cause) {
+        throw storeError('read', cause)
+      }
     },
 
     async append(topic: string, input: AppendInput): Promise<StoredEvent> {
@@ -328,12 +346,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
           String(maxAge),
         )) as [string, number, string]
       } catch (cause) {
-        throw new SluiceError(
-          'STORE_ERROR',
-          `Redis append failed: ${(cause as Error)?.message ?? cause}`,
-          {},
-          { cause },
-        )
+        throw storeError('append', cause)
       }
       const [epoch, seq, time] = reply
       const e: StoredEvent = {
@@ -349,51 +362,27 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     },
 
     async read(topics: readonly string[], afterSeq: number): Promise<ReadResult> {
-      const unique = [...new Set(topics)]
-      const epoch = await currentEpoch()
-      const m = cmd.multi()
-      m.get(epochKey)
-      m.time()
-      for (const topic of unique) {
-        m.call('XINFO', 'STREAM', keyOf(topic))
-        m.xrange(keyOf(topic), afterSeq > 0 ? '(' + afterSeq + '-0' : '-', '+')
+      try {
+        return await readNow(topics, afterSeq)
+      } catch (cause) {
+        throw storeError('read', cause)
       }
-      const res = (await m.exec()) ?? []
-      const now = Number((res[1][1] as string[])[0]) * 1000
-      const cutoff = maxAge > 0 ? now - maxAge : Number.NEGATIVE_INFINITY
-      const readEpoch = (res[0][1] as string | null) ?? epoch
-      const events: StoredEvent[] = []
-      let truncated = false
-      for (let i = 0; i < unique.length; i++) {
-        const [infoErr, info] = res[2 + i * 2]
-        const [rangeErr, range] = res[3 + i * 2]
-        if (rangeErr) throw new SluiceError('STORE_ERROR', `Redis read failed: ${rangeErr.message}`)
-        if (!infoErr) {
-          const maxDeleted = field(info, 'max-deleted-entry-id')
-          if (typeof maxDeleted === 'string' && seqOf(maxDeleted) > afterSeq) truncated = true
-        }
-        for (const [id, fields] of range as [string, string[]][]) {
-          const e = toEvent(readEpoch, unique[i], id, fields)
-          if (e.time < cutoff) {
-            truncated = true
-            continue
-          }
-          events.push(e)
-        }
-      }
-      if (unique.length > 1) events.sort((a, b) => a.seq - b.seq)
-      return { epoch: readEpoch, events, truncated }
     },
 
     async watch(topic: string, listener: WatchListener): Promise<() => void> {
       let w = watched.get(topic)
       if (!w) {
         let fix!: () => void
+        let fail!: (err: unknown) => void
         const entry: Watched = {
           listeners: new Set(),
           cursor: null,
-          ready: new Promise<void>((r) => (fix = r)),
+          ready: new Promise<void>((resolve, reject) => {
+            fix = resolve
+            fail = reject
+          }),
         }
+        entry.ready.catch(() => {})
         w = entry
         watched.set(topic, entry)
         // Every event appended after this GET has a higher seq: start there.
@@ -403,16 +392,20 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
             fix()
             poke()
           },
-          () => {
-            entry.cursor = '0-0'
-            fix()
-            poke()
+          (cause) => {
+            if (watched.get(topic) === entry) watched.delete(topic)
+            fail(storeError('watch', cause))
           },
         )
       }
       w.listeners.add(listener)
-      await w.ready
       const mine = w
+      try {
+        await mine.ready
+      } catch (err) {
+        mine.listeners.delete(listener)
+        throw err
+      }
       return () => {
         mine.listeners.delete(listener)
         if (mine.listeners.size === 0 && watched.get(topic) === mine) watched.delete(topic)
@@ -451,5 +444,42 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       blocking.disconnect()
       await cmd.quit().catch(() => cmd.disconnect())
     },
+  }
+
+  async function readNow(topics: readonly string[], afterSeq: number): Promise<ReadResult> {
+    const unique = [...new Set(topics)]
+    const epoch = await currentEpoch()
+    const m = cmd.multi()
+    m.get(epochKey)
+    m.time()
+    for (const topic of unique) {
+      m.call('XINFO', 'STREAM', keyOf(topic))
+      m.xrange(keyOf(topic), afterSeq > 0 ? '(' + afterSeq + '-0' : '-', '+')
+    }
+    const res = (await m.exec()) ?? []
+    const now = Number((res[1][1] as string[])[0]) * 1000
+    const cutoff = maxAge > 0 ? now - maxAge : Number.NEGATIVE_INFINITY
+    const readEpoch = (res[0][1] as string | null) ?? epoch
+    const events: StoredEvent[] = []
+    let truncated = false
+    for (let i = 0; i < unique.length; i++) {
+      const [infoErr, info] = res[2 + i * 2]
+      const [rangeErr, range] = res[3 + i * 2]
+      if (rangeErr) throw rangeErr
+      if (!infoErr) {
+        const maxDeleted = field(info, 'max-deleted-entry-id')
+        if (typeof maxDeleted === 'string' && seqOf(maxDeleted) > afterSeq) truncated = true
+      }
+      for (const [id, fields] of range as [string, string[]][]) {
+        const e = toEvent(readEpoch, unique[i], id, fields)
+        if (e.time < cutoff) {
+          truncated = true
+          continue
+        }
+        events.push(e)
+      }
+    }
+    if (unique.length > 1) events.sort((a, b) => a.seq - b.seq)
+    return { epoch: readEpoch, events, truncated }
   }
 }

@@ -3,7 +3,10 @@
  * reads, bounded history with truncation reported, live watch with no gap
  * and no duplicate at the seam.
  */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createHub } from '../../src/hub/hub.js'
 import { Redis } from 'ioredis'
 import { memoryStore } from '../../src/hub/memory-store.js'
 import { redisStore } from '../../src/hub/redis-store.js'
@@ -200,6 +203,26 @@ describeExternal(['redis-server'], 'redisStore', () => {
     await store.close()
     await again.stop()
   }, 30_000)
+
+  it('with Redis down, publish and subscribe get 503 STORE_ERROR as JSON', async () => {
+    const own = await startRedis()
+    const hub = createHub({ store: await redisStore({ url: own.url }) })
+    const server = createServer(hub.handler())
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    await own.stop()
+    const pub = await fetch(`${base}/publish`, {
+      method: 'POST',
+      body: JSON.stringify({ topic: 't', data: 'x' }),
+    })
+    expect(pub.status).toBe(503)
+    expect((await pub.json()).error).toBe('STORE_ERROR')
+    const sub = await fetch(`${base}/events?topic=t`)
+    expect(sub.status).toBe(503)
+    expect((await sub.json()).error).toBe('STORE_ERROR')
+    await hub.close()
+    server.close()
+  }, 20_000)
 
   it('a topic watched while the read loop is blocked is read at once (CLIENT UNBLOCK)', async () => {
     const store = await redisStore({ url: redis.url, prefix: 'unblock:', blockMs: 10_000 })
