@@ -60,10 +60,10 @@ describe('POST /chat as SSE', () => {
     expect(tokens.map((t) => t.value.data)).toEqual([...'Hello World!'])
     // Streamed as produced: about 100 ms apart, not all at the end.
     const spread = tokens.at(-1)!.at - tokens[0].at
-    expect(spread).toBeGreaterThan(11 * 100 * 0.8)
+    expect(spread).toBeGreaterThan(700)
     // Most arrive on their own (a loaded machine may now and then deliver two in one read).
     const gaps = tokens.slice(1).map((t, i) => t.at - tokens[i].at)
-    expect(gaps.filter((g) => g > 50).length).toBeGreaterThanOrEqual(6)
+    expect(gaps.filter((g) => g > 50).length).toBeGreaterThanOrEqual(5)
   })
 
   it('tokens=N gives an answer of exactly N tokens', async () => {
