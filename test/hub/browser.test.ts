@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { SignJWT } from 'jose'
 import { chromium, type BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, type Hub } from '../../src/hub/index.js'
@@ -95,5 +96,70 @@ describeExternal(['chromium'], 'native EventSource in Chromium', () => {
     expect(await page.evaluate(() => (window as any).opens)).toBe(2)
     expect(lastEventIds).toEqual([undefined, ids[4]])
     await page.close()
+  })
+
+  it('cross-origin, with a JWT in ?access_token= and CORS: subscribes and publishes from the page', async () => {
+    const secret = 'browser-secret-browser-secret-0000'
+    const secure = createHub({
+      heartbeat: 0,
+      auth: { secret },
+      cors: { origins: [base] },
+    })
+    const other = createServer(secure.handler())
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r))
+    const addr = other.address()
+    const hubUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+    const token = await new SignJWT({ sluice: { subscribe: ['vault'], publish: ['vault'] } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(secret))
+    const page = await context.newPage()
+    await page.goto(base + '/')
+    await page.evaluate(
+      ({ hubUrl, token }) => {
+        const w = window as any
+        w.secure = []
+        const es = new EventSource(`${hubUrl}/events?topic=vault&access_token=${token}`, {
+          withCredentials: true,
+        })
+        es.onmessage = (e) => w.secure.push(e.data)
+        w.secureOpen = new Promise((r) => (es.onopen = r))
+      },
+      { hubUrl, token },
+    )
+    await page.evaluate(() => (window as any).secureOpen)
+    // A cross-origin POST with Authorization: the browser preflights it.
+    const status = await page.evaluate(
+      async ({ hubUrl, token }) => {
+        const res = await fetch(`${hubUrl}/publish`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ topic: 'vault', data: 'from the page' }),
+        })
+        return res.status
+      },
+      { hubUrl, token },
+    )
+    expect(status).toBe(200)
+    await page.waitForFunction(() => (window as any).secure.length === 1)
+    expect(await page.evaluate(() => (window as any).secure)).toEqual(['from the page'])
+    // Without the token the same EventSource is refused (401), and the page sees an error.
+    const refused = await page.evaluate(
+      (hubUrl) =>
+        new Promise<number>((resolve) => {
+          const es = new EventSource(`${hubUrl}/events?topic=vault`, { withCredentials: true })
+          es.onerror = () => {
+            resolve(es.readyState)
+            es.close()
+          }
+        }),
+      hubUrl,
+    )
+    expect(refused).toBe(2) // CLOSED: a 401 is not retried
+    expect(secure.metrics.refused.unauthorized).toBe(1)
+    await page.close()
+    await secure.close()
+    other.closeAllConnections()
+    other.close()
   })
 })
