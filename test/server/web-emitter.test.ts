@@ -114,11 +114,12 @@ describe('eventStreamResponse', () => {
   })
 
   it('times out and heartbeats like the node stream', async () => {
-    const { stream, response } = createWebEventStream(null, { heartbeat: 60, timeout: 300 })
+    const { stream, response } = createWebEventStream(null, { heartbeat: 80, timeout: 500 })
     const t0 = performance.now()
     const text = await response.text()
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(280)
-    expect(text.match(/^:\n/gm)?.length ?? 0).toBeGreaterThanOrEqual(3)
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(480)
+    // About 6 are due; a loaded machine's timers may deliver fewer.
+    expect(text.match(/^:\n/gm)?.length ?? 0).toBeGreaterThanOrEqual(2)
     expect(await stream.closed).toBe('timeout')
   })
 })
