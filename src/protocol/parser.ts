@@ -359,6 +359,9 @@ class Parser implements EventStreamParserHandle {
    */
   private lfLines(text: string, pos: number, len: number): number {
     const epoch = this.epoch
+    const onId = this.cb.onId
+    // NULL is rare: one search of the whole text spares a check of every id.
+    const nul = text.indexOf('\u0000', pos) !== -1
     let data = this.data
     let hasData = this.hasData
     let eventType = this.eventType
@@ -368,13 +371,14 @@ class Parser implements EventStreamParserHandle {
       if (c === LF) {
         // Blank line: dispatch (spec). Inline copy of `dispatch()`.
         pos++
-        if (idBuffer !== this.committedId) {
+        if (onId === undefined) {
+          // (Comparing two ids costs more than storing one.)
           this.committedId = idBuffer
-          if (this.cb.onId !== undefined) {
-            this.saveState(data, hasData, eventType, idBuffer)
-            this.cb.onId(idBuffer)
-            if (this.epoch !== epoch) return -1
-          }
+        } else if (idBuffer !== this.committedId) {
+          this.committedId = idBuffer
+          this.saveState(data, hasData, eventType, idBuffer)
+          onId(idBuffer)
+          if (this.epoch !== epoch) return -1
         }
         if (hasData && !this.skipping) {
           const retry = this.retry
@@ -435,15 +439,9 @@ class Parser implements EventStreamParserHandle {
         text.charCodeAt(pos + 1) === 100 /* d */
       ) {
         const vs = text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3
-        let ok = true
-        for (let i = vs; i < end; i++) {
-          if (text.charCodeAt(i) === 0) {
-            // An id containing NULL is ignored (spec).
-            ok = false
-            break
-          }
-        }
-        if (ok) idBuffer = text.slice(vs, end)
+        const id = text.slice(vs, end)
+        // An id containing NULL is ignored (spec).
+        if (!nul || id.indexOf('\u0000') === -1) idBuffer = id
       } else if (
         c === 101 /* e */ &&
         text.charCodeAt(pos + 5) === COLON &&

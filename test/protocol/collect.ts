@@ -15,10 +15,14 @@ export interface Collected extends ParseResult {
 
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
 
-/** Feed the chunks to a fresh parser, then `end()`. */
+/**
+ * Feed the chunks to a fresh parser, then `end()`. With `minimal`, only
+ * `onEvent` and `onError` are given (the parser has faster paths when the
+ * other callbacks are absent; `retries`, `comments` and `ids` stay empty).
+ */
 export function collect(
   chunks: Iterable<Uint8Array | string>,
-  options: Omit<ParserCallbacks, 'onEvent'> = {},
+  options: Omit<ParserCallbacks, 'onEvent'> & { minimal?: boolean } = {},
 ): Collected {
   const out: Collected = {
     events: [],
@@ -28,14 +32,23 @@ export function collect(
     ids: [],
     errors: [],
   }
-  const parser = createParser({
-    ...options,
-    onEvent: (e: EventSourceMessage) => out.events.push(e),
-    onRetry: (ms) => out.retries.push(ms),
-    onComment: (c) => out.comments.push(c),
-    onId: (id) => out.ids.push(id),
-    onError: (err) => out.errors.push(err),
-  })
+  const { minimal, ...rest } = options
+  const parser = createParser(
+    minimal
+      ? {
+          ...rest,
+          onEvent: (e: EventSourceMessage) => out.events.push(e),
+          onError: (err) => out.errors.push(err),
+        }
+      : {
+          ...rest,
+          onEvent: (e: EventSourceMessage) => out.events.push(e),
+          onRetry: (ms) => out.retries.push(ms),
+          onComment: (c) => out.comments.push(c),
+          onId: (id) => out.ids.push(id),
+          onError: (err) => out.errors.push(err),
+        },
+  )
   for (const chunk of chunks) parser.feed(chunk)
   parser.end()
   out.lastEventId = parser.lastEventId

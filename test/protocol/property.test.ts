@@ -103,6 +103,16 @@ describe('the parser agrees with the spec under any chunking', () => {
           ),
         ).toEqual(expected)
         expect(view(collect(byteByByte(bytes)))).toEqual(expected)
+        const lean = collect(
+          cutAt(
+            bytes,
+            cuts.map((c) => c % (bytes.length + 1)),
+          ),
+          {
+            minimal: true,
+          },
+        )
+        expect([lean.events, lean.lastEventId]).toEqual([expected.events, expected.lastEventId])
       }),
       { numRuns: 500 },
     )
