@@ -6,7 +6,10 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { SignJWT } from 'jose'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNode, type ServeNode } from './nodes.js'
 import { openSse } from './sse.js'
@@ -73,4 +76,39 @@ describe('sluice serve + sluice publish', () => {
     const wrongTopic = await publishCli([locked.base, 'other', 'x', '--token', token])
     expect(wrongTopic.stderr).toMatch(/403 FORBIDDEN/)
   })
+})
+
+describe('sluice serve --jwt-public-key FILE', () => {
+  it('verifies ES256 tokens with the key from the file, and refuses a bad key file at start-up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-key-'))
+    const { publicKey, privateKey } = await generateKeyPair('ES256')
+    const keyFile = join(dir, 'public.pem')
+    await writeFile(keyFile, await exportSPKI(publicKey))
+    const node = await startNode(['--jwt-public-key', keyFile])
+    try {
+      const token = await new SignJWT({ sluice: { publish: ['signed/*'] } })
+        .setProtectedHeader({ alg: 'ES256' })
+        .setExpirationTime('5m')
+        .sign(privateKey)
+      const ok = await publishCli([node.base, 'signed/1', 'x', '--token', token])
+      expect(ok.code).toBe(0)
+      const hs = await new SignJWT({ sluice: { publish: ['*'] } })
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(new TextEncoder().encode('not-the-key-not-the-key-not-the-k'))
+      const refused = await publishCli([node.base, 'signed/1', 'x', '--token', hs])
+      expect(refused.stderr).toMatch(/401 UNAUTHORIZED/)
+    } finally {
+      await node.stop()
+    }
+    const badFile = join(dir, 'bad.pem')
+    await writeFile(badFile, 'not a key')
+    const bad = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--jwt-public-key', badFile],
+      { cwd: root },
+    ).catch((e) => e)
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/not a PEM SPKI key/)
+    await rm(dir, { recursive: true, force: true })
+  }, 30_000)
 })
