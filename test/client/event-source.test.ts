@@ -100,7 +100,7 @@ describe('EventSource', () => {
       res.write(`id: ${n}\ndata: connection ${n}\n\n`) // then silence
     })
     const source = new EventSource(fx.origin + '/es-stall', {
-      heartbeatTimeout: 200,
+      heartbeatTimeout: 500,
       retry: { initialDelay: 10 },
     })
     const log = await until(source, (l) => l.filter((x) => x.includes('|')).length === 2)

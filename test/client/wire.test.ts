@@ -323,7 +323,7 @@ describe('watchdog and bounds', () => {
     const errors: string[] = []
     await fetchEventSource(fx.origin + p, {
       signal: ctrl.signal,
-      heartbeatTimeout: 300,
+      heartbeatTimeout: 600,
       retry: { initialDelay: 10 },
       onerror: (e) => void errors.push(e.code),
       onmessage: (m) => {
@@ -350,7 +350,7 @@ describe('watchdog and bounds', () => {
     const got: string[] = []
     await fetchEventSource(fx.origin + p, {
       method: 'POST',
-      heartbeatTimeout: 400,
+      heartbeatTimeout: 1000, // 10 heartbeats' worth
       onerror: (e) => void errors.push(e),
       onmessage: (m) => void got.push(m.data),
     })
