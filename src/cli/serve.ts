@@ -17,7 +17,9 @@ import { type ChatStats, chatHandler, chatRunFormat, createChatStats } from './c
 import { appRoutes } from './static.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { hubRoutes } from '../hub/http.js'
+import { memoryStore } from '../hub/memory-store.js'
 import { createRuns, type RunsOptions } from '../hub/runs.js'
+import type { Store } from '../hub/store.js'
 import { HUB_HELP, type HubFlags, createServeHub, parseHubFlag } from './hub-options.js'
 
 export interface ServeOptions {
@@ -25,8 +27,12 @@ export interface ServeOptions {
   port?: number
   /** The hub behind /events, /publish, /metrics (default: an open in-memory hub). */
   hub?: Hub
-  /** Chat runs' TTL and lease (default: the hub's runs, TTL 10 min, lease 5 s). */
-  runs?: RunsOptions
+  /**
+   * Chat runs' TTL and lease, and their own store (closed with the app), so a
+   * long answer is not bounded by the topics' history (default: the hub's runs
+   * and store, TTL 10 min, lease 5 s).
+   */
+  runs?: RunsOptions & { store?: Store }
   /** Where log lines go (default: stderr). */
   log?: (line: string) => void
 }
@@ -92,8 +98,14 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
 
   const hub = options.hub ?? createHub()
   // Resumable chat runs on the hub's store (shared across nodes with --redis); see docs/runs.md.
-  const runs = options.runs ? createRuns(hub.store, options.runs) : hub.runs
-  if (runs !== hub.runs) closeHooks.push(() => runs.close())
+  const runStore = options.runs?.store
+  const runs = options.runs ? createRuns(runStore ?? hub.store, options.runs) : hub.runs
+  if (runs !== hub.runs) {
+    closeHooks.push(async () => {
+      await runs.close()
+      await runStore?.close()
+    })
+  }
   closeHooks.push(() => hub.close())
   const postChat = chatHandler({ stats: chat, openStream, runs })
   const runOptions = (url: URL) => ({ openStream, format: chatRunFormat(url) })
@@ -274,6 +286,7 @@ Routes: POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100), GET /healthz
 Runs (each POST /chat answer is a run: GET /chat/:runId resumes it, DELETE stops it):
   --run-ttl MS     how long a finished answer stays resumable (default 600000)
   --run-lease MS   a run whose node stops renewing this lease is reported lost (default 5000)
+  --run-max-events N  events kept per run for resuming (default 10000; on --redis too)
 
 ${HUB_HELP}`
 
@@ -283,6 +296,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const hubFlags: HubFlags = {}
   let hubArg = -1
   const runFlags: RunsOptions = {}
+  let runMaxEvents = 10_000
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--help' || arg === '-h') {
@@ -293,13 +307,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
     else if (arg === '--port') port = Number(argv[++i])
     else if (arg.startsWith('--host=')) host = arg.slice(7)
     else if (arg.startsWith('--port=')) port = Number(arg.slice(7))
-    else if (arg === '--run-ttl' || arg === '--run-lease') {
-      const ms = Number(argv[++i])
-      if (!Number.isInteger(ms) || ms < 1) {
-        process.stderr.write(`sluice serve: ${arg} needs a positive number of ms.\n`)
+    else if (arg === '--run-ttl' || arg === '--run-lease' || arg === '--run-max-events') {
+      const n = Number(argv[++i])
+      if (!Number.isInteger(n) || n < 1) {
+        process.stderr.write(`sluice serve: ${arg} needs a positive integer.\n`)
         return 2
       }
-      runFlags[arg === '--run-ttl' ? 'ttl' : 'lease'] = ms
+      if (arg === '--run-max-events') runMaxEvents = n
+      else runFlags[arg === '--run-ttl' ? 'ttl' : 'lease'] = n
     } else if ((hubArg = parseHubFlag(argv, i, hubFlags)) !== -1) i = hubArg
     else {
       process.stderr.write(`sluice serve: unknown option '${arg}'.\n\n${HELP}\n`)
@@ -311,7 +326,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
     return 2
   }
   const { hub, banner } = await createServeHub(hubFlags)
-  const app = createServeApp({ hub, runs: runFlags.ttl || runFlags.lease ? runFlags : undefined })
+  // Runs get their own store (same backend), bounded per run by --run-max-events, not --history.
+  const runStore = hubFlags.redis
+    ? await (await import('../hub/redis-store.js')).redisStore({
+        url: hubFlags.redis,
+        maxLength: runMaxEvents,
+      })
+    : memoryStore({ maxLength: runMaxEvents })
+  const app = createServeApp({ hub, runs: { ...runFlags, store: runStore } })
   let server: Server
   try {
     server = await listen(app, host, port)

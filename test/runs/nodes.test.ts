@@ -107,6 +107,14 @@ describeExternal(['redis-server'], 'runs across sluice serve processes on Redis'
     // Resuming after the final event: nothing more (204 tells clients to stop reconnecting).
     const after = await fetch(b.url + resumeUrl, { headers: { 'last-event-id': rest.at(-1)!.id } })
     expect(after.status).toBe(204)
+
+    // Runs have their own store: an answer longer than the topics' history (1000) replays whole.
+    const long = await postChat(b.url, 'delay=0&tokens=1500', 'a long one')
+    const longUrl = long.headers.get('sluice-resume-url')!
+    expect((await readEvents(long)).at(-1)!.event).toBe('done')
+    const replay = await readEvents(await fetch(b.url + longUrl))
+    expect(replay.filter((e) => e.event === 'token')).toHaveLength(1500)
+    expect(replay.map((e) => e.event)).not.toContain('error')
   }, 60_000)
 
   it('node A is killed -9 mid-answer: followers on node B are told the run was lost once its lease lapses', async () => {
