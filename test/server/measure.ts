@@ -6,9 +6,12 @@
  * 1. Heap per open stream of the emitter itself (10 000 streams on a null
  *    transport, heartbeats on: what the emitter adds to each connection, not
  *    node's socket and request objects).
- * 2. Events per second through one real loopback socket, producer awaiting
+ * 2. Heap per open connection with real sockets: 2 000 idle event streams on
+ *    node:http, the clients in a child process (so only the server side counts).
+ * 3. Events per second through one real loopback socket, producer awaiting
  *    every send (64-byte events), read by a client in the same process.
  */
+import { spawn } from 'node:child_process'
 import { createServer, request } from 'node:http'
 import {
   EventStream,
@@ -84,8 +87,54 @@ async function throughput(ms: number): Promise<void> {
   )
 }
 
+/** N idle connections held by a child process; heap and RSS of this (server) process per connection. */
+async function perConnection(n: number): Promise<void> {
+  const streams: EventStream[] = []
+  const server = createServer((req, res) => {
+    streams.push(createEventStream(req, res))
+  })
+  server.maxConnections = n + 10
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  gc!()
+  await new Promise((r) => setTimeout(r, 100))
+  gc!()
+  const before = process.memoryUsage()
+  const holder = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const net=require('net');const socks=[];let open=0;
+       for(let i=0;i<${n};i++){const s=net.connect(${port},'127.0.0.1',()=>{s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')});
+       s.once('data',()=>{if(++open===${n})process.stdout.write('ready\\n')});s.on('error',()=>{});socks.push(s)}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('clients did not connect in 30 s')), 30_000)
+    holder.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) {
+        clearTimeout(t)
+        resolve()
+      }
+    })
+  })
+  gc!()
+  await new Promise((r) => setTimeout(r, 100))
+  gc!()
+  const after = process.memoryUsage()
+  console.log(
+    `  ${streams.length} idle streams on node:http: ${Math.round((after.heapUsed - before.heapUsed) / n)} bytes of heap and ${Math.round((after.rss - before.rss) / n)} bytes of RSS each (node's socket, request and response included), ${heartbeatTimerCount()} heartbeat timer(s)`,
+  )
+  holder.kill()
+  await new Promise((r) => holder.once('exit', r))
+  server.close()
+}
+
 console.log('Heap per stream (emitter only):')
 heapPerStream(10_000, false)
 heapPerStream(10_000, true)
+console.log('Real connections:')
+await perConnection(2000)
 console.log('One stream over loopback:')
 await throughput(2000)
