@@ -6,6 +6,8 @@
  * TTL and the store returns to its baseline.
  */
 import { createServer, type Server } from 'node:http'
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -13,6 +15,7 @@ import { createHub, type Hub } from '../../src/hub/hub.js'
 import { memoryStore } from '../../src/hub/memory-store.js'
 import { redisStore } from '../../src/hub/redis-store.js'
 import { runTopic } from '../../src/hub/runs.js'
+import { events } from '../../src/client/index.js'
 import { SluiceError } from '../../src/protocol/errors.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis } from '../hub/redis.js'
@@ -118,6 +121,56 @@ describe('Web Request/Response', () => {
       ['done', '{"reason":"complete","usage":3}'],
     ])
     expect((refused as SluiceError).code).toBe('INVALID_ARGUMENT')
+  })
+})
+
+describe('the docs/runs.md example: a Hono LLM route made resumable', () => {
+  it('streams, resumes after a reload with the id it had, and DELETE aborts the model', async () => {
+    const hub = createHub()
+    hubs.push(hub)
+    let modelSignal: AbortSignal | undefined
+    // A stand-in for `openai.chat.completions.create(..., { signal })`: one word per 20 ms.
+    async function* llm(message: string, { signal }: { signal: AbortSignal }) {
+      modelSignal = signal
+      for (let i = 0; i < 200; i++) {
+        await sleep(20)
+        signal.throwIfAborted()
+        yield `${message}-${i} `
+      }
+    }
+    const app = new Hono()
+    app.post('/chat', async (c) => {
+      const { message } = await c.req.json()
+      return hub.run(c.req.raw, async function* (_run, signal) {
+        for await (const token of llm(message, { signal })) yield token
+      })
+    })
+    app.get('/chat/:id', (c) => hub.resume(c.req.raw, c.req.param('id')))
+    app.delete('/chat/:id', (c) => hub.stopRun(c.req.raw, c.req.param('id')))
+    const server = await new Promise<Server>((r) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => r(s as Server))
+    })
+    servers.push(server)
+    const addr = server.address()
+    const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+
+    // First page: read 5 tokens, remember where we were, "reload".
+    const res = await fetch(`${base}/chat`, { method: 'POST', body: '{"message":"w"}' })
+    const resumeUrl = base + res.headers.get('sluice-resume-url')!
+    const first = await readEvents(res, (_e, all) => all.length === 6)
+    // Next page: resume with the last id, read 5 more, then stop the run.
+    const got = first.filter((e) => e.event === 'token').map((e) => e.data)
+    for await (const e of events(resumeUrl, { lastEventId: first.at(-1)!.id })) {
+      if (e.event === 'token') got.push(e.data)
+      if (got.length === 10) await fetch(resumeUrl, { method: 'DELETE' })
+      if (e.event === 'done') {
+        expect(JSON.parse(e.data)).toEqual({ reason: 'stopped' })
+        break
+      }
+    }
+    expect(modelSignal!.aborted).toBe(true)
+    expect(got.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => `w-${i} `))
+    expect(got).toEqual(got.map((_, i) => `w-${i} `))
   })
 })
 
