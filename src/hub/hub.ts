@@ -195,15 +195,19 @@ export class Hub {
       let position: { epoch: string; seq: number }
       let replay: StoredEvent[] = []
       if (lastEventId) {
+        const now = await this.store.head()
+        const epoch = now.epoch
+        // An id this epoch never issued (ahead of the head) is as unknown as
+        // one from another epoch: honouring it would skip events silently.
         const parsed = parseId(lastEventId)
-        const epoch = await this.store.epoch()
-        let after = parsed && parsed.epoch === epoch ? parsed.seq : 0
+        const known = parsed !== null && parsed.epoch === epoch && parsed.seq <= now.seq
+        let after = known ? parsed.seq : 0
         let read = await this.store.read(unique, after)
         if (read.epoch !== epoch) {
           after = 0
           read = await this.store.read(unique, 0)
         }
-        if (!parsed || parsed.epoch !== read.epoch) history = 'reset'
+        if (!known || parsed.epoch !== read.epoch) history = 'reset'
         else history = read.truncated ? 'truncated' : 'complete'
         position = { epoch: read.epoch, seq: after }
         replay = read.events

@@ -107,6 +107,22 @@ describe('hub over node:http', () => {
     back.close()
   })
 
+  it('treats an id ahead of the head as unknown (reset), never skipping events for it', async () => {
+    const head = await hub.position()
+    const [epoch, seq] = [
+      head.slice(0, head.lastIndexOf('-')),
+      Number(head.slice(head.lastIndexOf('-') + 1)),
+    ]
+    const sub = await openSse(`${base}/events?topic=future`, {
+      'last-event-id': `${epoch}-${seq + 1000}`,
+    })
+    expect(sub.response.headers.get('sluice-history')).toBe('reset')
+    await publish(base, 'future', 'next')
+    await sub.waitFor((ev) => ev.some((e) => e.data === 'next'))
+    expect(sub.events[0].event).toBe('sluice-reset')
+    sub.close()
+  })
+
   it('refuses bad requests with a 4xx JSON error', async () => {
     const post = (body: string, headers: Record<string, string> = {}) =>
       fetch(base + '/publish', {
