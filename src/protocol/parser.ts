@@ -112,6 +112,8 @@ class Parser implements EventStreamParserHandle {
   private readonly multiByteDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
   /** The last decoded piece was ASCII (one character per byte): pick the decoder by that. */
   private lastAscii = true
+  /** The text being processed was decoded from ASCII bytes (so it is a one-byte string). */
+  private asciiText = false
 
   /** The unterminated line, as raw bytes (byte feeding). */
   private buf: Uint8Array = EMPTY
@@ -154,6 +156,7 @@ class Parser implements EventStreamParserHandle {
   feed(chunk: Uint8Array | string): void {
     if (typeof chunk === 'string') {
       if (chunk.length === 0) return
+      this.asciiText = false
       // Bytes left from byte feeding come first (mixing is allowed, if odd).
       if (this.bufLen > 0) {
         // (They may end inside a character; the non-streaming decode makes that U+FFFD.)
@@ -236,7 +239,9 @@ class Parser implements EventStreamParserHandle {
     // A stream's next chunk is usually like its last one; predicting costs nothing
     // (a native ASCII check would cost a pass over the bytes). Short pieces,
     // such as the end of a line begun in an earlier chunk, say too little.
-    if (bytes.length >= 256) this.lastAscii = text.length === bytes.length
+    const ascii = text.length === bytes.length
+    if (bytes.length >= 256) this.lastAscii = ascii
+    this.asciiText = ascii
     return text
   }
 
@@ -361,7 +366,9 @@ class Parser implements EventStreamParserHandle {
     const epoch = this.epoch
     const onId = this.cb.onId
     // NULL is rare: one search of the whole text spares a check of every id.
-    const nul = text.indexOf('\u0000', pos) !== -1
+    // Only for text decoded from ASCII: V8 searches two-byte strings for
+    // U+0000 slowly (every ASCII character has a zero byte).
+    const nul = !this.asciiText || text.indexOf('\u0000', pos) !== -1
     let data = this.data
     let hasData = this.hasData
     let eventType = this.eventType
@@ -439,9 +446,8 @@ class Parser implements EventStreamParserHandle {
         text.charCodeAt(pos + 1) === 100 /* d */
       ) {
         const vs = text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3
-        const id = text.slice(vs, end)
         // An id containing NULL is ignored (spec).
-        if (!nul || id.indexOf('\u0000') === -1) idBuffer = id
+        if (!nul || !hasNul(text, vs, end)) idBuffer = text.slice(vs, end)
       } else if (
         c === 101 /* e */ &&
         text.charCodeAt(pos + 5) === COLON &&
@@ -676,6 +682,11 @@ function incompleteFrom(b: Uint8Array, from: number, n: number): number {
     }
   }
   return n
+}
+
+function hasNul(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === 0) return true
+  return false
 }
 
 function isDigits(value: string): boolean {
