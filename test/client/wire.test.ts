@@ -251,6 +251,50 @@ describe('every attempt', () => {
     expect(got).toEqual(['answered'])
   })
 
+  it('a body function makes a body per attempt; an async headers function is awaited per attempt', async () => {
+    const p = path('body-fn')
+    fx.route(p, (_req, res, { n }) => {
+      if (n < 2) {
+        res.writeHead(503)
+        res.end()
+      } else {
+        res.writeHead(204)
+        res.end()
+      }
+    })
+    let k = 0
+    await fetchEventSource(fx.origin + p, {
+      method: 'POST',
+      body: () => JSON.stringify({ attempt: ++k }),
+      headers: async () => {
+        await sleep(5)
+        return { 'x-attempt': String(k + 1) }
+      },
+      retry: { initialDelay: 10 },
+    })
+    expect(fx.hits(p).map((h) => [h.headers['x-attempt'], h.body])).toEqual([
+      ['1', '{"attempt":1}'],
+      ['2', '{"attempt":2}'],
+      ['3', '{"attempt":3}'],
+    ])
+  })
+
+  it('retry.deadline ends an outage with RETRIES_EXHAUSTED', async () => {
+    const p = path('deadline')
+    fx.route(p, (_req, res) => {
+      res.writeHead(503)
+      res.end()
+    })
+    const started = Date.now()
+    const err = await fetchEventSource(fx.origin + p, {
+      retry: { initialDelay: 50, jitter: 0, deadline: 650 },
+    }).catch((e) => e)
+    expect(err.code).toBe('RETRIES_EXHAUSTED')
+    expect(err.details.deadline).toBe(650)
+    expect(fx.hits(p)).toHaveLength(4) // at 0, 50, 150, 350 ms; the next (at 750 or later) would pass the deadline
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
   it('sends Last-Event-ID from the committed id, including an id-only block; a GET reconnects after a clean end', async () => {
     const p = path('ids')
     fx.route(p, (req, res, { n }) => {
