@@ -386,6 +386,7 @@ class Parser implements EventStreamParserHandle {
           this.saveState(data, hasData, eventType, idBuffer)
           onId(idBuffer)
           if (this.epoch !== epoch) return -1
+          idBuffer = this.idBuffer
         }
         if (hasData && !this.skipping) {
           const retry = this.retry
@@ -397,9 +398,11 @@ class Parser implements EventStreamParserHandle {
           hasData = false
           eventType = ''
           this.retry = undefined
-          this.saveState(data, hasData, eventType, idBuffer)
+          // The callback may read or set `lastEventId`, or call `reset()`.
+          this.idBuffer = idBuffer
           this.onEvent(event)
           if (this.epoch !== epoch) return -1
+          idBuffer = this.idBuffer
         } else {
           data = ''
           hasData = false

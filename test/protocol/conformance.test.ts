@@ -239,6 +239,24 @@ describe('the last event ID', () => {
   })
 })
 
+describe('callbacks', () => {
+  it('may set lastEventId from onEvent; later events carry it', () => {
+    for (const withOnId of [false, true]) {
+      const events: EventSourceMessage[] = []
+      const parser = createParser({
+        onEvent: (e) => {
+          events.push(e)
+          if (e.data === 'a') parser.lastEventId = 'X'
+        },
+        onId: withOnId ? () => {} : undefined,
+      })
+      parser.feed(utf8('id:1\ndata:a\n\ndata:b\n\n'))
+      expect(events.map((e) => e.id)).toEqual(['1', 'X'])
+      expect(parser.lastEventId).toBe('X')
+    }
+  })
+})
+
 describe('end of stream', () => {
   it('drops an unterminated last event on end() (a browser does the same)', () => {
     expectParse('data:1\n\ndata:2\n', { events: [ev('1')] })
