@@ -713,6 +713,7 @@ export class Runs {
       timer = setTimeout(() => void check(), wait)
       timer.unref?.()
     }
+    let failures = 0
     const check = async (): Promise<void> => {
       timer = undefined
       if (closedHere || ended) return
@@ -743,9 +744,15 @@ export class Runs {
         // Deliver whatever the log now says, up to its first terminal event (ours or a racer's).
         const last = await this.store.read([topic], lastSeq)
         for (const e of last.events) feed(e)
+        failures = 0
         arm()
       } catch {
-        arm() // the store is unreachable for now: try again after another lease
+        // The store is unreachable. Try again after a lease; after two in a
+        // row, end this stream without a final event: the client reconnects
+        // (perhaps to a node that can reach the store) instead of hanging here.
+        if (++failures >= 2) return detach()
+        timer = setTimeout(() => void check(), this.lease)
+        timer.unref?.()
       }
     }
 

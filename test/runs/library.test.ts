@@ -311,6 +311,34 @@ describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
     }
   }, 30_000)
 
+  it('a follower whose store goes away is not left hanging: its stream ends so the client reconnects', async () => {
+    const redis = await startRedis()
+    const a = createHub({ store: await redisStore({ url: redis.url }), runs: { lease: 300 } })
+    const b = createHub({ store: await redisStore({ url: redis.url }), runs: { lease: 300 } })
+    try {
+      const run = await a.runs.start(async (r, signal) => {
+        while (!signal.aborted) {
+          await sleep(50)
+          await r.send('tick ')
+        }
+      })
+      const res = await b.resume(new Request(`http://node-b.test/chat/${run.runId}`), run.runId)
+      const reading = readEvents(res)
+      await sleep(300)
+      const t0 = Date.now()
+      redis.proc.proc.kill('SIGKILL')
+      const evs = await reading
+      expect(Date.now() - t0).toBeLessThan(10_000)
+      expect(evs.filter((e) => e.event === 'token').length).toBeGreaterThan(0)
+      expect(evs.map((e) => e.event)).not.toContain('done') // no verdict: the run may well go on
+    } finally {
+      // Closing stores whose Redis is gone waits out ioredis' retries: do not hold the test for it.
+      void a.close().catch(() => {})
+      void b.close().catch(() => {})
+      await redis.stop()
+    }
+  }, 30_000)
+
   it('2,000 finished runs leave no key behind once their TTL passes', async () => {
     const redis = await startRedis()
     try {
