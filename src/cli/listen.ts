@@ -71,9 +71,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const onSigint = () => ctrl.abort()
   process.once('SIGINT', onSigint)
+  // `sluice listen URL | head -3`: the reader left, so stop listening, quietly.
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    ctrl.abort()
+  }
+  process.stdout.on('error', onStdoutError)
 
   const print = (ev: EventSourceMessage) => {
-    if (o.raw) return
+    if (o.raw || process.stdout.destroyed) return
     if (o.json) {
       process.stdout.write(
         JSON.stringify({ event: ev.event || 'message', id: ev.id, data: ev.data }) + '\n',
@@ -144,6 +150,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     if (timer) clearTimeout(timer)
     process.removeListener('SIGINT', onSigint)
+    process.stdout.removeListener('error', onStdoutError)
   }
   return exit
 }

@@ -166,6 +166,23 @@ describe.concurrent('sluice listen', () => {
     expect(fx.hits('/busy').length - before).toBe(1)
   })
 
+  it('a reader that leaves early (| head) ends it quietly with exit 0', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'listen', fx.origin + '/endless'],
+      {
+        cwd: ROOT,
+      },
+    )
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+    child.stdout.destroy() // as `head -1` exits
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+  })
+
   it('a usage error: exit 2 with the help', async () => {
     const r = await listen(['not a url'])
     expect(r.code).toBe(2)
