@@ -79,6 +79,7 @@ describe('chaos on the memory store', () => {
       expect(r.cuts).toBeGreaterThanOrEqual(2) // 200 tokens, a cut at most every 80
       cuts += r.cuts
     })
+    console.info(`memory: ${RUNS} runs of ${TOKENS} tokens, ${cuts} cuts, all reassembled exactly`)
     expect(cuts).toBeGreaterThanOrEqual(RUNS * 2)
     // The POST was never sent again: resumes are GETs of the resume URL.
     expect(node.requests.filter((r) => r === 'POST /chat').length - posts0).toBe(RUNS)
@@ -119,6 +120,8 @@ describeExternal(['redis-server'], 'chaos on Redis, resumes on the other node', 
     expect(b.requests.filter((r) => r === 'POST /chat')).toHaveLength(0)
     expect(a.requests.filter((r) => r === 'POST /chat')).toHaveLength(RUNS * 2)
     const resumedOnB = b.requests.filter((r) => r.startsWith('GET /chat/')).length
+    const cuts = results.reduce((n, r) => n + r.cuts, 0)
+    console.info(`redis: ${RUNS} runs, ${cuts} cuts, ${resumedOnB} resumes on node B, all exact`)
     expect(resumedOnB).toBeGreaterThanOrEqual(RUNS * 2)
     // Every answer was generated once, on A.
     expect(a.app.chat.started).toBe(RUNS * 2)
