@@ -97,9 +97,13 @@ async function loadRedis(): Promise<RedisCtor> {
 /** A failed Redis call: a 503 for HTTP callers (the store is unavailable, retry later). */
 function storeError(what: string, cause: unknown): SluiceError {
   if (cause instanceof SluiceError) return cause
+  const text = String((cause as Error)?.message ?? cause)
+  const reason = /enableOfflineQueue|Connection is closed/.test(text)
+    ? 'Redis is unreachable (reconnecting in the background); retry shortly'
+    : text.replace(/\.$/, '')
   return new SluiceError(
     'STORE_ERROR',
-    `Redis ${what} failed: ${String((cause as Error)?.message ?? cause).replace(/\.$/, '')}.`,
+    `Redis ${what} failed: ${reason}.`,
     { status: 503 },
     { cause },
   )
@@ -162,8 +166,17 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
   const topicPrefix = prefix + 'topic:'
   const keyOf = (topic: string) => topicPrefix + topic
 
-  const cmd = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 })
-  const blocking = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null })
+  // While Redis is unreachable, commands fail at once (STORE_ERROR, a 503 over
+  // HTTP) instead of queueing for seconds; reconnection goes on in the
+  // background, at most a second apart, and the read loop resumes by itself.
+  const connection = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(times * 100, 1000),
+  }
+  const cmd = new Redis(url, connection)
+  const blocking = new Redis(url, connection)
   cmd.on('error', () => {}) // surfaced through the rejected commands
   blocking.on('error', () => {})
   try {
