@@ -313,10 +313,11 @@ class Parser implements EventStreamParserHandle {
       this.crPending = false
       if (text.charCodeAt(pos) === LF) pos++
     }
+    // One search for CR over the whole text: none (the common case) means LF-only lines.
+    let cr = text.indexOf('\r', pos)
     if (pos < len && (this.pending.length > 0 || this.lineOverflow)) {
-      // Finish the line carried over from earlier string chunks.
+      // Finish the line carried over from earlier chunks.
       const lf = text.indexOf('\n', pos)
-      const cr = text.indexOf('\r', pos)
       const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(lf, cr)
       if (end === -1) {
         this.carry(text, pos, len)
@@ -333,12 +334,12 @@ class Parser implements EventStreamParserHandle {
       }
       pos = this.afterLineEnd(text, end, len)
     }
-    if (text.indexOf('\r', pos) === -1) {
+    if (cr !== -1 && cr < pos) cr = text.indexOf('\r', pos)
+    if (cr === -1) {
       pos = this.lfLines(text, pos, len)
       if (pos < 0) return false
     } else {
       let lf = text.indexOf('\n', pos)
-      let cr = text.indexOf('\r', pos)
       while (pos < len) {
         if (lf !== -1 && lf < pos) lf = text.indexOf('\n', pos)
         if (cr !== -1 && cr < pos) cr = text.indexOf('\r', pos)
