@@ -284,9 +284,9 @@ const HELP = `Usage: sluice serve [--host H] [--port P]
 Routes: POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100), GET /healthz
 
 Runs (each POST /chat answer is a run: GET /chat/:runId resumes it, DELETE stops it):
-  --run-ttl MS     how long a finished answer stays resumable (default 600000)
-  --run-lease MS   a run whose node stops renewing this lease is reported lost (default 5000)
-  --run-max-events N  events kept per run for resuming (default 10000; on --redis too)
+  --run-ttl MS           how long a finished answer stays resumable (default 600000)
+  --run-lease MS         a run whose node stops renewing this lease is reported lost (default 5000)
+  --run-max-events N     events kept per run for resuming (default 10000; on --redis too)
 
 ${HUB_HELP}`
 
