@@ -5,7 +5,7 @@
  * loopback. Server CPU and RSS come from /proc; delivered events and latency
  * from the load process. Every wait is bounded in time, every loop in count.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -16,6 +16,36 @@ import { commandStats, type RedisServer, resetStats, startRedis } from './redis.
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 export const ROOT = join(HERE, '..', '..')
+/** Where `buildServers()` puts the compiled servers, load process and src (node_modules, so imports resolve). */
+const BUILD = join(ROOT, 'node_modules', '.cache', 'sluice-bench')
+
+/**
+ * Compile the servers, the load process and the src they import with tsc
+ * (bench/fanout/tsconfig.build.json), so they run on plain node as users
+ * run sluice: a loader like tsx adds `__name()` to every function, which
+ * costs memory per closure (about 1.5 KB per hub connection) and time.
+ */
+export function buildServers(): void {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(HERE, 'tsconfig.build.json')], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    })
+  } catch (err) {
+    // Type errors still emit; only a missing output is fatal.
+    if (!existsSync(join(BUILD, 'bench', 'fanout', 'load.js'))) throw err
+  }
+}
+
+/** How a bench process is run: compiled JS on plain node, or the .ts sources through tsx. */
+let compiled = false
+
+function benchScript(rel: string): string[] {
+  return compiled
+    ? [join(BUILD, 'bench', 'fanout', rel.replace(/\.ts$/, '.js'))]
+    : ['--import', 'tsx', join(HERE, rel)]
+}
 
 export interface Variant {
   name: string
@@ -208,6 +238,8 @@ export interface RunOptions {
   scenarios: ScenarioName[]
   scale: Scale
   log?: (line: string) => void
+  /** Compile with tsc and run on plain node (default), or run the .ts through tsx (faster to start; for tests). */
+  compile?: boolean
 }
 
 // ---------------------------------------------------------------------------
@@ -225,7 +257,7 @@ function freePort(): Promise<number> {
   })
 }
 
-/** `node --import tsx <args>` with the open-files limit raised (10,000 sockets need it). */
+/** `node <args>` with the open-files limit raised (10,000 sockets need it). */
 function spawnNode(args: string[], env: NodeJS.ProcessEnv, ipc: boolean): ChildProcess {
   return spawn(
     'sh',
@@ -234,8 +266,6 @@ function spawnNode(args: string[], env: NodeJS.ProcessEnv, ipc: boolean): ChildP
       'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"',
       'sh',
       process.execPath,
-      '--import',
-      'tsx',
       ...args,
     ],
     {
@@ -266,7 +296,7 @@ async function startServer(variant: Variant, env: NodeJS.ProcessEnv): Promise<Se
   // BENCH_SERVER_NODE_OPTIONS: extra node flags for the server, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
   const extra = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean)
   const proc = spawnNode(
-    [...extra, '--expose-gc', join(HERE, 'servers', variant.script)],
+    [...extra, '--expose-gc', ...benchScript(`servers/${variant.script}`)],
     env,
     false,
   )
@@ -300,7 +330,7 @@ class Load {
   }
 
   static async start(): Promise<Load> {
-    const proc = spawnNode([join(HERE, 'load.ts')], {}, true)
+    const proc = spawnNode(benchScript('load.ts'), {}, true)
     let err = ''
     proc.stderr?.on('data', (d) => (err += d))
     const load = new Load(proc)
@@ -536,6 +566,8 @@ async function idle(
     await control(ctx.server.port, 'gc')
     await sleep(300)
     const after = rssKb(ctx.server.pid)
+    const dir = process.env.BENCH_HEAP_SNAPSHOT_DIR
+    if (dir) await control(ctx.server.port, `heap?dir=${encodeURIComponent(dir)}`)
     return {
       conns: spec.conns,
       opened: opened.ok,
@@ -619,6 +651,12 @@ export interface BenchResults {
 export async function runBench(opts: RunOptions): Promise<BenchResults> {
   const log = opts.log ?? (() => {})
   const { scale } = opts
+  compiled = opts.compile !== false
+  if (compiled) {
+    const t = performance.now()
+    buildServers()
+    log(`compiled the servers with tsc in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+  }
   const results: VariantResult[] = []
   for (const variant of opts.variants) {
     const r: VariantResult = {

@@ -28,7 +28,12 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
     const lanes = [variants.filter((_, i) => i % 2 === 0), variants.filter((_, i) => i % 2 === 1)]
     const runs = await Promise.all(
       lanes.map((lane) =>
-        runBench({ variants: lane, scenarios: ['throughput', 'latency'], scale: TINY }),
+        runBench({
+          variants: lane,
+          scenarios: ['throughput', 'latency'],
+          scale: TINY,
+          compile: false,
+        }),
       ),
     )
     const run = { ...runs[0], results: runs.flatMap((r) => r.results) }
@@ -62,7 +67,12 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
 
   it('counts 64 KB events, idle memory and accepted connections (raw node:http baseline)', async () => {
     const variants = VARIANTS.filter((v) => v.name === 'raw')
-    const run = await runBench({ variants, scenarios: ['idle', 'ramp', 'large'], scale: TINY })
+    const run = await runBench({
+      variants,
+      scenarios: ['idle', 'ramp', 'large'],
+      scale: TINY,
+      compile: false,
+    })
     const [r] = run.results
     expect(r.errors).toEqual([])
     expect(r.large).toMatchObject({ delivered: 6, expected: 6, timedOut: false })
@@ -74,7 +84,7 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
 
   it('counts the Redis commands the hub issues per published event', async () => {
     const variants = VARIANTS.filter((v) => v.name === 'sluice-hub-redis' && available(v))
-    const run = await runBench({ variants, scenarios: ['redis'], scale: TINY })
+    const run = await runBench({ variants, scenarios: ['redis'], scale: TINY, compile: false })
     for (const r of run.results) {
       expect(r.errors).toEqual([])
       expect(r.redis!.map((x) => x.subs)).toEqual([2, 5])

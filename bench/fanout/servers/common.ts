@@ -7,11 +7,13 @@
  * Control routes (loopback only, used by bench/fanout/harness.ts):
  *   GET  /__bench/count                     -> {"count": subscribers}
  *   POST /__bench/gc                        -> runs global.gc() when started with --expose-gc
+ *   POST /__bench/heap?dir=D                -> writes a heap snapshot to D/<variant>.heapsnapshot
  *   POST /__bench/burst?count=N&size=B      -> publishes N messages as fast as backpressure allows
  *   POST /__bench/rate?count=N&rate=R&size=B -> publishes N messages at R per second
  * Each publish route answers once the last message has been handed to the variant.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { writeHeapSnapshot } from 'node:v8'
 
 /** One broadcast target. `publish` may return a promise: the loop awaits it (backpressure). */
 export interface Fanout {
@@ -86,6 +88,14 @@ function control(fanout: () => Fanout, req: IncomingMessage, res: ServerResponse
         gc()
       }
       json(200, { gc: Boolean(gc) })
+      return true
+    }
+    case '/__bench/heap': {
+      // A heap snapshot into `dir` (BENCH_HEAP_SNAPSHOT_DIR in the harness): what a connection holds.
+      const dir = url.searchParams.get('dir') ?? '.'
+      json(200, {
+        file: writeHeapSnapshot(`${dir}/${process.env.BENCH_VARIANT ?? 'server'}.heapsnapshot`),
+      })
       return true
     }
     case '/__bench/burst':
