@@ -99,15 +99,16 @@ class Parser implements EventStreamParserHandle {
   private readonly cb: ParserCallbacks
   private readonly onEvent: (event: EventSourceMessage) => void
   private readonly max: number
-  /** Non-streaming: it is only ever given whole lines (see the notes above). */
+  /** Non-streaming: it is only given bytes that end on a character boundary (see the notes above). */
   private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true })
   /**
    * The same decoding, called with `{ stream: true }`: on Node 20 the
    * non-streaming decode is ~5x faster than the streaming one for ASCII text
    * but ~1.7x slower for text with multi-byte characters (V8's generic UTF-8
-   * path against ICU's). It only ever gets whole lines too, so it never holds
-   * a partial sequence and both give the same string. A separate instance:
-   * on Node, one `stream: true` call turns a decoder's fast path off for good.
+   * path against ICU's). It too only gets bytes that end on a character
+   * boundary, so it never holds a partial sequence and both give the same
+   * string. A separate instance: on Node, one `stream: true` call turns a
+   * decoder's fast path off for good.
    */
   private readonly multiByteDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
   /** The last decoded piece was ASCII (one character per byte): pick the decoder by that. */
@@ -195,7 +196,13 @@ class Parser implements EventStreamParserHandle {
       this.pushBytes(chunk, 0, start)
       if (start === n && incompleteFrom(this.buf, 0, this.bufLen) < this.bufLen) return
       if (this.bufLen > 0) {
-        const text = this.decode(this.buf.subarray(0, this.bufLen))
+        const held = this.buf.subarray(0, this.bufLen)
+        // Still cut short (the chunk went on with something else): an error,
+        // U+FFFD now; the streaming decoder would hold the bytes back instead.
+        const text =
+          incompleteFrom(held, 0, held.length) < held.length
+            ? this.decoder.decode(held)
+            : this.decode(held)
         this.bufLen = 0
         if (this.buf.length > KEEP_BUFFER) this.buf = EMPTY
         if (!this.text(text)) return
@@ -217,6 +224,7 @@ class Parser implements EventStreamParserHandle {
 
   reset(): void {
     this.epoch++
+    this.multiByteDecoder.decode() // (holds nothing by construction; belt and braces)
     this.buf = this.buf.length > KEEP_BUFFER ? EMPTY : this.buf
     this.bufLen = 0
     this.pending = ''

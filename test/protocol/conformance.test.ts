@@ -267,6 +267,19 @@ describe('end of stream', () => {
     expectParse(new Uint8Array([...utf8('data:1\n\ndata:'), 0xe4, 0xb8]), { events: [ev('1')] })
   })
 
+  it('carries nothing of a broken character into the next stream after reset()', () => {
+    const events: EventSourceMessage[] = []
+    const parser = createParser({ onEvent: (e) => events.push(e) })
+    // Multi-byte text first (the parser then prefers its streaming decoder)...
+    parser.feed(utf8(`data: ${'é'.repeat(200)}\n\n`))
+    // ...then a lone lead byte at a chunk's end, and a chunk cut inside a character.
+    parser.feed(new Uint8Array([0x64, 0xe2]))
+    parser.feed(new Uint8Array([0xe4, 0xb8]))
+    parser.reset() // the connection dropped
+    parser.feed(utf8('data: ok\n\n'))
+    expect(events.map((e) => e.data)).toEqual(['é'.repeat(200), 'ok'])
+  })
+
   it('can be reused after end(): the next stream starts fresh, BOM check included', () => {
     const events: EventSourceMessage[] = []
     const parser = createParser({ onEvent: (e) => events.push(e) })

@@ -118,6 +118,26 @@ describe('the parser agrees with the spec under any chunking', () => {
     )
   })
 
+  it('after multi-byte text has switched the parser to its other decoder', () => {
+    const prime = utf8(`data: ${'é'.repeat(200)}\n\n`)
+    fc.assert(
+      fc.property(stream, fc.array(fc.nat(), { maxLength: 8 }), (tail, cuts) => {
+        const bytes = new Uint8Array(prime.length + tail.length)
+        bytes.set(prime)
+        bytes.set(tail, prime.length)
+        const expected = referenceParse(bytes)
+        const points = [prime.length, ...cuts.map((c) => prime.length + (c % (tail.length + 1)))]
+        expect(view(collect(cutAt(bytes, points)))).toEqual(expected)
+        const primedThenByteByByte = function* () {
+          yield prime
+          yield* byteByByte(tail) // (one reused array: iterate, never spread)
+        }
+        expect(view(collect(primedThenByteByByte()))).toEqual(expected)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it('cut in two at every possible point', () => {
     fc.assert(
       fc.property(stream, (bytes) => {
