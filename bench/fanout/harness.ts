@@ -176,6 +176,8 @@ export interface ThroughputResult {
   peakRssMb: number
   /** Body bytes on the wire per delivered event, after the handshake (framing included). */
   wireBytesPerEvent: number
+  /** Bytes of the response head (HTTP headers, or the 101 of the WebSocket handshake), once per connection. */
+  handshakeBytes: number
   timedOut: boolean
 }
 
@@ -464,7 +466,7 @@ async function throughput(
   timeoutMs: number,
 ): Promise<ThroughputResult> {
   return withProcesses(variant, async (ctx) => {
-    await openAll(ctx, variant, spec.conns, 200, timeoutMs)
+    const opened = await openAll(ctx, variant, spec.conns, 200, timeoutMs)
     const { armed, delivered } = ctx.load.expect({
       type: 'expect',
       perConn: spec.msgs,
@@ -499,6 +501,7 @@ async function throughput(
       loadCpuMs,
       peakRssMb: peak / 1024,
       wireBytesPerEvent: got.delivered ? got.bytes / got.delivered : 0,
+      handshakeBytes: opened.headBytes,
       timedOut: got.timedOut,
     }
   })

@@ -37,6 +37,8 @@ export interface Opened {
   /** Milliseconds from the first connect to the last response head. */
   ms: number
   errors: string[]
+  /** Mean size of the response head (status line and headers), bytes: sent once per connection. */
+  headBytes: number
 }
 
 export interface LatencySummary {
@@ -74,6 +76,7 @@ function nowUs(): number {
 
 class Conn {
   headDone = false
+  headBytes = 0
   head: Buffer | undefined
   count = 0
   bytes = 0
@@ -208,6 +211,7 @@ function openOne(port: number, path: string, transport: Transport): Promise<Conn
         return
       }
       c.headDone = true
+      c.headBytes = end + HEAD_END.length
       const rest = c.head.subarray(end + HEAD_END.length)
       c.head = undefined
       resolve(c)
@@ -241,6 +245,7 @@ async function open(req: Extract<LoadRequest, { type: 'open' }>): Promise<Opened
     failed: failed + (req.n - next),
     ms: performance.now() - started,
     errors,
+    headBytes: conns.length ? conns.reduce((a, c) => a + c.headBytes, 0) / conns.length : 0,
   }
 }
 

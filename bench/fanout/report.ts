@@ -53,6 +53,7 @@ export function renderTable(report: Report): string {
           'load CPU s',
           'peak RSS MB',
           'wire B/event',
+          'head B once',
           'delivered',
         ],
         tp.map((r) => {
@@ -68,6 +69,7 @@ export function renderTable(report: Report): string {
             f(x.loadCpuMs / 1000, 2),
             f(x.peakRssMb, 0),
             f(x.wireBytesPerEvent, 1),
+            f(x.handshakeBytes, 0),
             complete(x),
           ]
         }),
