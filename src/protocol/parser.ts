@@ -188,12 +188,14 @@ class Parser implements EventStreamParserHandle {
         return
       }
     }
+    const epoch = this.epoch
     let start = 0
     if (this.bufLen > 0) {
       // Bytes held back (a character cut by the previous chunk, or a line fed
       // byte by byte) go first, with the continuation bytes that complete them.
       while (start < n && start < 3 && (chunk[start] & 0xc0) === 0x80) start++
       this.pushBytes(chunk, 0, start)
+      if (this.epoch !== epoch) return // onError reset the parser
       if (start === n && incompleteFrom(this.buf, 0, this.bufLen) < this.bufLen) return
       if (this.bufLen > 0) {
         const held = this.buf.subarray(0, this.bufLen)
@@ -212,7 +214,7 @@ class Parser implements EventStreamParserHandle {
     const end = incompleteFrom(chunk, start, n)
     if (end > start) {
       const text = this.decode(start === 0 && end === n ? chunk : chunk.subarray(start, end))
-      if (!this.text(text)) return
+      if (!this.text(text) || this.epoch !== epoch) return
     }
     if (end < n) this.pushBytes(chunk, end, n)
   }
@@ -329,7 +331,7 @@ class Parser implements EventStreamParserHandle {
       const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(lf, cr)
       if (end === -1) {
         this.carry(text, pos, len)
-        return true
+        return this.epoch === epoch
       }
       if (this.lineOverflow) {
         this.lineOverflow = false
@@ -359,7 +361,7 @@ class Parser implements EventStreamParserHandle {
       }
     }
     if (pos < len) this.carry(text, pos, len)
-    return true
+    return this.epoch === epoch
   }
 
   /**
@@ -437,6 +439,7 @@ class Parser implements EventStreamParserHandle {
             if (value.length > this.max) {
               this.saveState(data, hasData, eventType, idBuffer)
               this.tooLarge(value.length)
+              if (this.epoch !== epoch) return -1
               eventType = ''
             } else {
               data = value
@@ -445,6 +448,7 @@ class Parser implements EventStreamParserHandle {
           } else if (data.length + 1 + value.length > this.max) {
             this.saveState(data, hasData, eventType, idBuffer)
             this.tooLarge(data.length + 1 + value.length)
+            if (this.epoch !== epoch) return -1
             data = ''
             hasData = false
             eventType = ''

@@ -26,7 +26,11 @@ export class EventStreamParser extends TransformStream<Uint8Array | string, Even
           onEvent: (event) => controller.enqueue(event),
           onError:
             onError === 'terminate'
-              ? (error) => controller.error(error)
+              ? (error) => {
+                  controller.error(error)
+                  // Stop here: the rest of the chunk belongs to a failed stream.
+                  parser.reset()
+                }
               : typeof onError === 'function'
                 ? onError
                 : undefined,

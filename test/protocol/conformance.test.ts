@@ -257,6 +257,29 @@ describe('callbacks', () => {
   })
 })
 
+describe('callbacks may reset the parser', () => {
+  it('from onError: the rest of the chunk is dropped, the next chunk starts a new stream', () => {
+    for (const feedAs of ['bytes', 'string'] as const) {
+      for (const where of ['a whole line', 'a line the chunk cuts']) {
+        const events: string[] = []
+        const parser = createParser({
+          maxEventSize: 20,
+          onEvent: (e) => events.push(e.data),
+          onError: () => parser.reset(),
+        })
+        const big = `data:${'x'.repeat(50)}`
+        const text =
+          where === 'a whole line'
+            ? `data:before\n\n${big}\n\ndata:dropped\n\n`
+            : `data:before\n\n${big}`
+        parser.feed(feedAs === 'bytes' ? utf8(text) : text)
+        parser.feed(feedAs === 'bytes' ? utf8('data:next\n\n') : 'data:next\n\n')
+        expect(events, `${feedAs}, too large in ${where}`).toEqual(['before', 'next'])
+      }
+    }
+  })
+})
+
 describe('end of stream', () => {
   it('drops an unterminated last event on end() (a browser does the same)', () => {
     expectParse('data:1\n\ndata:2\n', { events: [ev('1')] })
