@@ -116,10 +116,10 @@ class Parser implements EventStreamParserHandle {
   /** The text being processed was decoded from ASCII bytes (so it is a one-byte string). */
   private asciiText = false
 
-  /** The unterminated line, as raw bytes (byte feeding). */
+  /** Bytes not decoded yet: a character cut by a chunk's end, or a line arriving one byte at a time. */
   private buf: Uint8Array = EMPTY
   private bufLen = 0
-  /** The unterminated line, as text (string feeding). */
+  /** The unterminated line, decoded (it comes before the bytes in `buf`). */
   private pending = ''
   /** The first character of the stream was seen (and a BOM there dropped). */
   private started = false
