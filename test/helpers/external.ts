@@ -19,6 +19,8 @@ const INSTALL: Record<string, string> = {
   java: 'apt-get install -y openjdk-17-jdk-headless',
   javac: 'apt-get install -y openjdk-17-jdk-headless',
   curl: 'apt-get install -y curl',
+  // util-linux's `script` ships in Debian's bsdutils package, not in a package named `script`.
+  script: 'apt-get install -y bsdutils',
 }
 
 /** Absolute path of a binary on PATH (or in /usr/sbin, /usr/bin), or null. */
