@@ -13,9 +13,11 @@
  *   fail=N          fail after N tokens (to see `event: error`)
  *   format=envelope the guide's `data:{"code":200,"data":...}` lines, ending with `data:{"code":-200}`
  *   heartbeat=MS    heartbeat interval (default 15000)
- *   stopOnDisconnect=MS  stop the answer when its client left and nobody resumed it within MS
- *                   (0 = at once: for clients that never resume, like the guide's Python and
- *                   Java ones); by default a run outlives its connection, to be resumed
+ *   stopOnDisconnect=MS|true|false  stop the answer when its client left and nobody resumed it
+ *                   within MS (`true` = 0 = at once; `false` = never). Default: SSE answers
+ *                   outlive their connection, to be resumed (GET /chat/:runId); envelope answers
+ *                   stop at once, since the guide's line-by-line clients (Python, Java) get no
+ *                   ids or resume URL and so can never resume them
  *
  * SSE format: `event: token` with ids 1, 2, ..., then `event: done` with
  * `{"tokens":N}`; a failure is `event: error` with `{"error","message"}`, a
@@ -40,8 +42,11 @@ export interface ChatParams {
   tokens?: number
   fail?: number
   heartbeat?: number
-  /** Stop the run this long after its last follower left (unset: the run goes on, to be resumed). */
-  stopOnDisconnect?: number
+  /**
+   * Stop the run this long after its last follower left; `false`: never (the run goes on, to be
+   * resumed). Unset: the format's default (see `defaultStopOnDisconnect`).
+   */
+  stopOnDisconnect?: number | false
 }
 
 /** Live counters of the simulator (tests read them to see that a model stopped). */
@@ -130,6 +135,33 @@ function intParam(url: URL, name: string, min: number, max: number): number | un
   return n
 }
 
+/** `?stopOnDisconnect=`: ms, or `true` (0) / `false` (never); absent or empty: undefined. */
+function stopOnDisconnectParam(url: URL): number | false | undefined {
+  const raw = url.searchParams.get('stopOnDisconnect')
+  if (raw === 'true') return 0
+  if (raw === 'false') return false
+  try {
+    return intParam(url, 'stopOnDisconnect', 0, 3_600_000)
+  } catch {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `Query parameter \`stopOnDisconnect\` must be \`true\`, \`false\` or an integer from 0 to 3600000 (ms); got ${JSON.stringify(raw)}.`,
+      { status: 400 },
+    )
+  }
+}
+
+/**
+ * How long a run waits after its client left before it stops, when the
+ * request does not say (`?stopOnDisconnect=`): SSE answers carry ids and a
+ * resume URL, so they keep running to be resumed (undefined: never stop);
+ * envelope answers carry neither, so nobody can ever resume them, and they
+ * stop at once (0) instead of generating for no one.
+ */
+export function defaultStopOnDisconnect(format: ChatFormat): number | undefined {
+  return format === 'envelope' ? 0 : undefined
+}
+
 /** Read the query and body of a chat request; throws `SluiceError`s carrying an HTTP status. */
 export async function readChatRequest(req: IncomingMessage, url: URL): Promise<ChatParams> {
   const modeRaw = url.searchParams.get('mode') ?? 'words'
@@ -144,7 +176,7 @@ export async function readChatRequest(req: IncomingMessage, url: URL): Promise<C
   const tokens = intParam(url, 'tokens', 1, 100_000)
   const fail = intParam(url, 'fail', 0, 100_000)
   const heartbeat = intParam(url, 'heartbeat', 0, 3_600_000)
-  const stopOnDisconnect = intParam(url, 'stopOnDisconnect', 0, 3_600_000)
+  const stopOnDisconnect = stopOnDisconnectParam(url)
   const body = await readJsonBody(req)
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new SluiceError(
@@ -312,7 +344,7 @@ export function chatHandler(
         format: chatRunFormat(url),
         formatError: chatRunError,
         resumeUrl: (runId) => `/chat/${runId}`,
-        stopOnDisconnect: params.stopOnDisconnect,
+        stopOnDisconnect: params.stopOnDisconnect ?? defaultStopOnDisconnect(params.format),
         openStream: (rq, rs, o) =>
           options.openStream(rq, rs, {
             ...o,
