@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { describeExternal } from '../helpers/external.js'
-import { startRedis, type RedisServer } from './redis.js'
+import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { startNode, type ServeNode } from './nodes.js'
 import { openSse, publish, type SseConnection } from './sse.js'
 

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, redisStore, type Hub } from '../../src/hub/index.js'
 import { describeExternal } from '../helpers/external.js'
-import { startRedis, type RedisServer } from './redis.js'
+import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { openSse } from './sse.js'
 
 async function calls(admin: Redis, command: string): Promise<number> {

@@ -14,7 +14,7 @@ import {
   type Store,
 } from '../../src/hub/index.js'
 import { describeExternal } from '../helpers/external.js'
-import { startRedis, type RedisServer } from './redis.js'
+import { startRedis, type RedisServer } from '../helpers/redis.js'
 
 const TOPICS = ['a', 'b', 'c']
 

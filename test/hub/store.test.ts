@@ -12,23 +12,10 @@ import { memoryStore } from '../../src/hub/memory-store.js'
 import { redisStore } from '../../src/hub/redis-store.js'
 import { parseId } from '../../src/hub/ids.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
-import { describeExternal, requireBinary, start, waitForPort } from '../helpers/external.js'
-import { startRedis, type RedisServer } from './redis.js'
+import { describeExternal } from '../helpers/external.js'
+import { startRedis, type RedisServer } from '../helpers/redis.js'
 
 let prefixN = 0
-
-function startRedisOnPort(port: number) {
-  return start(requireBinary('redis-server'), [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-  ])
-}
 
 function contract(name: string, make: (maxLength: number) => Promise<Store>) {
   describe(name, () => {
@@ -191,8 +178,7 @@ describeExternal(['redis-server'], 'redisStore', () => {
       onReset: (info) => resets.push(info.previousEpoch),
     })
     await own.proc.stop('SIGKILL')
-    const again = startRedisOnPort(own.port)
-    await waitForPort(own.port)
+    const again = await startRedis({ port: own.port })
     await until(() => resets.length === 1, 15_000)
     expect(resets[0]).toBe(a.epoch)
     const b = await store.append('r', { data: 'b' })

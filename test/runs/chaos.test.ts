@@ -11,7 +11,7 @@ import { events } from '../../src/client/index.js'
 import { redisStore } from '../../src/hub/redis-store.js'
 import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
-import { type RedisServer, startRedis } from '../hub/redis.js'
+import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { type Node, pool, postChat, readEvents, startChaosProxy, startNode } from './support.js'
 
 const RUNS = 100

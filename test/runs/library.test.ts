@@ -18,7 +18,7 @@ import { runTopic } from '../../src/hub/runs.js'
 import { events } from '../../src/client/index.js'
 import { SluiceError } from '../../src/protocol/errors.js'
 import { describeExternal } from '../helpers/external.js'
-import { startRedis } from '../hub/redis.js'
+import { startRedis } from '../helpers/redis.js'
 import { pool, readEvents, sleep, waitUntil } from './support.js'
 
 const hubs: Hub[] = []

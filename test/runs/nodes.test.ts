@@ -20,7 +20,7 @@ import {
   start,
   waitForPort,
 } from '../helpers/external.js'
-import { type RedisServer, startRedis } from '../hub/redis.js'
+import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { ROOT } from '../serve/support.js'
 import { postChat, readEvents, waitUntil } from './support.js'
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisStore } from '../../src/hub/redis-store.js'
 import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
-import { type RedisServer, startRedis } from '../hub/redis.js'
+import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { type Node, postChat, readEvents, sleep, startNode, waitUntil } from './support.js'
 
 async function stopMidAnswer(producer: Node, other: Node): Promise<void> {
