@@ -121,8 +121,16 @@ export function available(v: Variant): boolean {
   return (v.needs ?? []).every((f) => existsSync(join(ROOT, f)))
 }
 
-export type ScenarioName = 'throughput' | 'latency' | 'idle' | 'ramp' | 'large' | 'redis'
-export const SCENARIOS: ScenarioName[] = ['throughput', 'latency', 'idle', 'ramp', 'large', 'redis']
+export type ScenarioName = 'throughput' | 'latency' | 'idle' | 'ramp' | 'large' | 'resume' | 'redis'
+export const SCENARIOS: ScenarioName[] = [
+  'throughput',
+  'latency',
+  'idle',
+  'ramp',
+  'large',
+  'resume',
+  'redis',
+]
 
 export interface Scale {
   throughput: { conns: number; msgs: number; size: number }
@@ -131,6 +139,8 @@ export interface Scale {
   ramp: { conns: number; concurrency: number }
   large: { conns: number; msgs: number; size: number }
   redis: { subs: number[]; msgs: number; size: number }
+  /** Events before a drop of every connection, while nobody is connected, and after the reconnect. */
+  resume: { conns: number; before: number; during: number; after: number }
   /** Upper bound on any one wait for deliveries, in ms. */
   timeoutMs: number
 }
@@ -145,6 +155,7 @@ export const FULL: Scale = {
   ramp: { conns: 5000, concurrency: 200 },
   large: { conns: 100, msgs: 100, size: 64 * 1024 },
   redis: { subs: [10, 1000], msgs: 500, size: 100 },
+  resume: { conns: 1000, before: 100, during: 100, after: 100 },
   timeoutMs: 240_000,
 }
 
@@ -158,6 +169,7 @@ export const QUICK: Scale = {
   ramp: { conns: 500, concurrency: 100 },
   large: { conns: 20, msgs: 20, size: 64 * 1024 },
   redis: { subs: [10, 100], msgs: 100, size: 100 },
+  resume: { conns: 100, before: 20, during: 20, after: 20 },
   timeoutMs: 60_000,
 }
 
@@ -222,6 +234,21 @@ export interface RedisResult {
   callsPerPublish: number
 }
 
+export interface ResumeResult {
+  conns: number
+  /** Events published while every connection was down. */
+  during: number
+  /** Per connection, after the reconnect: events owed (during + after) and events received. */
+  owed: number
+  received: number
+  /** Over all connections and the whole run: events never received, and received twice. */
+  lost: number
+  duplicates: number
+  /** From the first reconnect to the last connection holding everything it is going to get, ms. */
+  catchUpMs: number
+  timedOut: boolean
+}
+
 export interface VariantResult {
   variant: string
   label: string
@@ -232,6 +259,7 @@ export interface VariantResult {
   ramp?: RampResult
   large?: ThroughputResult
   redis?: RedisResult[]
+  resume?: ResumeResult
   errors: string[]
 }
 
@@ -325,10 +353,14 @@ async function startServer(variant: Variant, env: NodeJS.ProcessEnv): Promise<Se
   return { port, pid: proc.pid!, proc, output: () => out }
 }
 
+/** The reply the load process sends to each request type. */
+const REPLY = { open: 'opened', expect: 'delivered', drop: 'dropped', close: 'closed' } as const
+
 class Load {
-  private waiting: ((m: any) => void)[] = []
+  /** Waiters by reply type: replies to different requests may interleave (a reopen during an expect). */
+  private waiting = new Map<string, ((m: any) => void)[]>()
   private constructor(readonly proc: ChildProcess) {
-    proc.on('message', (m) => this.waiting.shift()?.(m))
+    proc.on('message', (m: { type: string }) => this.waiting.get(m.type)?.shift()?.(m))
   }
 
   static async start(): Promise<Load> {
@@ -337,7 +369,7 @@ class Load {
     proc.stderr?.on('data', (d) => (err += d))
     const load = new Load(proc)
     await Promise.race([
-      load.next(),
+      load.next('ready'),
       new Promise((_, reject) =>
         proc.once('exit', (c) => reject(new Error(`load process exited (${c}): ${err}`))),
       ),
@@ -352,12 +384,16 @@ class Load {
     return this.proc.pid!
   }
 
-  private next<T>(): Promise<T> {
-    return new Promise((resolve) => this.waiting.push(resolve))
+  private next<T>(type: string): Promise<T> {
+    return new Promise((resolve) => {
+      const list = this.waiting.get(type) ?? []
+      list.push(resolve)
+      this.waiting.set(type, list)
+    })
   }
 
-  request<T>(msg: LoadRequest): Promise<T> {
-    const reply = this.next<T>()
+  request<T>(msg: Exclude<LoadRequest, { type: 'expect' }>): Promise<T> {
+    const reply = this.next<T>(REPLY[msg.type])
     this.proc.send(msg)
     return reply
   }
@@ -367,8 +403,8 @@ class Load {
     armed: Promise<void>
     delivered: Promise<Delivered>
   } {
-    const armed = this.next<void>()
-    const delivered = this.next<Delivered>()
+    const armed = this.next<void>('armed')
+    const delivered = this.next<Delivered>('delivered')
     this.proc.send(msg)
     return { armed, delivered }
   }
@@ -599,6 +635,89 @@ async function ramp(
   })
 }
 
+async function waitCountAtMost(port: number, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if ((await control(port, 'count', 'GET')).count <= n) return
+    await sleep(50)
+  }
+  throw new Error(`the server still counts subscribers ${timeoutMs} ms after they left`)
+}
+
+/**
+ * Reconnection: every connection is dropped, events are published while
+ * nobody is connected, then every connection comes back sending the last id
+ * it saw as Last-Event-ID (what EventSource and sluice's client do). Counts,
+ * from the payload numbers, what was lost and what came twice.
+ */
+async function resume(
+  variant: Variant,
+  spec: { conns: number; before: number; during: number; after: number },
+  timeoutMs: number,
+): Promise<ResumeResult> {
+  return withProcesses(variant, async (ctx) => {
+    const open = (resume: boolean) =>
+      ctx.load.request<Opened>({
+        type: 'open',
+        port: ctx.server.port,
+        path: variant.path,
+        transport: variant.transport,
+        n: spec.conns,
+        concurrency: 200,
+        timeoutMs,
+        track: true,
+        resume,
+      })
+    const first = await open(false)
+    if (first.ok < spec.conns)
+      throw new Error(`opened ${first.ok} of ${spec.conns}: ${first.errors.join('; ')}`)
+    await waitCount(ctx.server.port, spec.conns, 30_000)
+    const phase1 = ctx.load.expect({
+      type: 'expect',
+      perConn: spec.before,
+      latency: false,
+      timeoutMs,
+    })
+    await phase1.armed
+    await control(ctx.server.port, `burst?count=${spec.before}&size=100&from=0`)
+    await phase1.delivered
+    await ctx.load.request({ type: 'drop' })
+    await waitCountAtMost(ctx.server.port, 0, 30_000)
+    await control(ctx.server.port, `burst?count=${spec.during}&size=100&from=${spec.before}`)
+    const last = spec.before + spec.during + spec.after - 1
+    // Armed before the reconnect: the replay arrives as soon as a connection is back.
+    const phase2 = ctx.load.expect({
+      type: 'expect',
+      perConn: spec.during + spec.after,
+      latency: false,
+      timeoutMs,
+      untilI: last,
+      conns: spec.conns,
+    })
+    await phase2.armed
+    const t0 = performance.now()
+    const again = await open(true)
+    if (again.ok < spec.conns)
+      throw new Error(`reopened ${again.ok} of ${spec.conns}: ${again.errors.join('; ')}`)
+    await waitCount(ctx.server.port, spec.conns, 30_000)
+    await control(
+      ctx.server.port,
+      `burst?count=${spec.after}&size=100&from=${spec.before + spec.during}`,
+    )
+    const got = await phase2.delivered
+    return {
+      conns: spec.conns,
+      during: spec.during,
+      owed: spec.during + spec.after,
+      received: got.delivered / spec.conns,
+      lost: got.lost ?? 0,
+      duplicates: got.duplicates ?? 0,
+      catchUpMs: performance.now() - t0,
+      timedOut: got.timedOut,
+    }
+  })
+}
+
 async function redisCommands(
   variant: Variant,
   spec: { subs: number[]; msgs: number; size: number },
@@ -704,6 +823,9 @@ export async function runBench(opts: RunOptions): Promise<BenchResults> {
     })
     await attempt('large', async () => {
       r.large = await throughput(variant, scale.large, scale.timeoutMs)
+    })
+    await attempt('resume', async () => {
+      r.resume = await resume(variant, scale.resume, scale.timeoutMs)
     })
     if (variant.redis) {
       await attempt('redis', async () => {

@@ -25,9 +25,25 @@ export type LoadRequest =
       /** Connections being opened at once. */
       concurrency: number
       timeoutMs: number
+      /** Track ids and payload sequence numbers per connection (the resume scenario). */
+      track?: boolean
+      /** Reopen the connections dropped by `drop`, each sending the last id it saw as Last-Event-ID. */
+      resume?: boolean
     }
   /** Reset the counters (answered with `armed`), then answer `delivered` once every connection has `perConn` events. */
-  | { type: 'expect'; perConn: number; latency: boolean; timeoutMs: number; sampleCap?: number }
+  | {
+      type: 'expect'
+      perConn: number
+      latency: boolean
+      timeoutMs: number
+      sampleCap?: number
+      /** Tracking mode: a connection is done once it has seen payload number `untilI`. */
+      untilI?: number
+      /** Connections to wait for, when they are opened after this (default: those open now). */
+      conns?: number
+    }
+  /** Destroy every connection, keeping what each saw (for `open` with `resume`). */
+  | { type: 'drop' }
   | { type: 'close' }
 
 export interface Opened {
@@ -63,6 +79,9 @@ export interface Delivered {
   lastUs: number
   /** Latency in microseconds (latency mode only). */
   latency?: LatencySummary
+  /** Tracking mode: payload numbers skipped (lost) and seen twice, over all connections. */
+  lost?: number
+  duplicates?: number
   timedOut: boolean
 }
 
@@ -74,9 +93,20 @@ function nowUs(): number {
   return Number(process.hrtime.bigint() / 1000n)
 }
 
+/** What one subscriber saw, kept across a reconnect. */
+interface Track {
+  text: string
+  lastId: string
+  maxI: number
+  lost: number
+  duplicates: number
+}
+
 class Conn {
+  track: Track | undefined
   headDone = false
   headBytes = 0
+  done = false
   head: Buffer | undefined
   count = 0
   bytes = 0
@@ -97,6 +127,43 @@ let lastUs = 0
 let samples: Float64Array = new Float64Array(0)
 let sampleCount = 0
 let onComplete: (() => void) | undefined
+/** Tracking mode: the payload number that completes a connection (a replay may add events, so not a count). */
+let untilI = Number.POSITIVE_INFINITY
+let expectedConns = 0
+let dropped: (Track | undefined)[] = []
+
+// An `id:` line (the hub's and better-sse's), or a whole payload with its number.
+const TRACK_RE = /(?:^|\n)id: ?([^\r\n]*)\n|"i":(\d+),"p":"x*","t":\d+\}/g
+
+/** Tracking mode (low volume): read ids and payload numbers, find gaps and repeats. */
+function trackChunk(c: Conn, buf: Buffer): void {
+  const t = c.track!
+  const text = t.text + buf.toString('latin1')
+  TRACK_RE.lastIndex = 0
+  let end = 0
+  let n = 0
+  for (let m = TRACK_RE.exec(text); m; m = TRACK_RE.exec(text)) {
+    end = TRACK_RE.lastIndex
+    if (m[1] !== undefined) {
+      t.lastId = m[1]
+      continue
+    }
+    const i = Number(m[2])
+    if (i <= t.maxI) t.duplicates++
+    else {
+      t.lost += i - t.maxI - 1
+      t.maxI = i
+    }
+    n++
+  }
+  t.text = text.slice(end).slice(-4096)
+  counted(c, n, nowUs())
+  if (!c.done && t.maxI >= untilI) {
+    c.done = true
+    completeConns++
+    if (completeConns === expectedConns) onComplete?.()
+  }
+}
 
 function counted(c: Conn, n: number, at: number): void {
   if (n === 0) return
@@ -105,9 +172,9 @@ function counted(c: Conn, n: number, at: number): void {
   const before = c.count
   c.count += n
   delivered += n
-  if (before < perConn && c.count >= perConn) {
+  if (untilI === Number.POSITIVE_INFINITY && before < perConn && c.count >= perConn) {
     completeConns++
-    if (completeConns === conns.length) onComplete?.()
+    if (completeConns === expectedConns) onComplete?.()
   }
 }
 
@@ -166,7 +233,8 @@ function latencyChunk(c: Conn, chunk: Buffer, now: number): number {
 function onBody(c: Conn, buf: Buffer): void {
   if (buf.length === 0) return
   c.bytes += buf.length
-  if (latencyMode) {
+  if (c.track) trackChunk(c, buf)
+  else if (latencyMode) {
     const now = nowUs()
     counted(c, latencyChunk(c, buf, now), now)
   } else {
@@ -175,8 +243,9 @@ function onBody(c: Conn, buf: Buffer): void {
   }
 }
 
-function requestHead(port: number, path: string, transport: Transport): string {
+function requestHead(port: number, path: string, transport: Transport, lastEventId = ''): string {
   const lines = [`GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`]
+  if (lastEventId) lines.push(`Last-Event-ID: ${lastEventId}`)
   if (transport === 'ws') {
     lines.push(
       'Upgrade: websocket',
@@ -190,12 +259,13 @@ function requestHead(port: number, path: string, transport: Transport): string {
   return lines.join('\r\n') + '\r\n\r\n'
 }
 
-function openOne(port: number, path: string, transport: Transport): Promise<Conn> {
+function openOne(port: number, path: string, transport: Transport, track?: Track): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', noDelay: true })
     const c = new Conn(socket)
+    c.track = track
     const expectStatus = transport === 'ws' ? ' 101 ' : ' 200 '
-    socket.once('connect', () => socket.write(requestHead(port, path, transport)))
+    socket.once('connect', () => socket.write(requestHead(port, path, transport, track?.lastId)))
     socket.on('error', (err) => {
       if (!c.headDone) reject(err)
     })
@@ -228,9 +298,15 @@ async function open(req: Extract<LoadRequest, { type: 'open' }>): Promise<Opened
   let failed = 0
   const worker = async () => {
     while (next < req.n && performance.now() < deadline) {
-      next++
+      const k = next++
+      const track: Track | undefined = req.resume
+        ? dropped[k]
+        : req.track
+          ? { text: '', lastId: '', maxI: -1, lost: 0, duplicates: 0 }
+          : undefined
+      if (track) track.text = ''
       try {
-        conns.push(await openOne(req.port, req.path, req.transport))
+        conns.push(await openOne(req.port, req.path, req.transport, track))
       } catch (err) {
         failed++
         const text = String(err)
@@ -257,11 +333,14 @@ function expect(req: Extract<LoadRequest, { type: 'expect' }>): Promise<Delivere
   firstUs = 0
   lastUs = 0
   sampleCount = 0
-  const expected = req.perConn * conns.length
+  untilI = req.untilI ?? Number.POSITIVE_INFINITY
+  expectedConns = req.conns ?? conns.length
+  const expected = req.perConn * expectedConns
   samples = new Float64Array(req.latency ? Math.min(expected, req.sampleCap ?? 2_000_000) : 0)
   for (const c of conns) {
     c.count = 0
     c.bytes = 0
+    c.done = false
     c.carry = undefined
   }
   return new Promise((resolve) => {
@@ -272,6 +351,7 @@ function expect(req: Extract<LoadRequest, { type: 'expect' }>): Promise<Delivere
       let bytes = 0
       for (const c of conns) bytes += c.bytes
       const latency = req.latency ? summarise(samples.subarray(0, sampleCount)) : undefined
+      const tracks = conns.flatMap((c) => (c.track ? [c.track] : []))
       resolve({
         type: 'delivered',
         delivered,
@@ -281,10 +361,16 @@ function expect(req: Extract<LoadRequest, { type: 'expect' }>): Promise<Delivere
         firstUs,
         lastUs,
         latency,
+        ...(tracks.length
+          ? {
+              lost: tracks.reduce((a, t) => a + t.lost, 0),
+              duplicates: tracks.reduce((a, t) => a + t.duplicates, 0),
+            }
+          : {}),
         timedOut,
       })
     }
-    if (conns.length === 0 || req.perConn === 0) return finish(false)
+    if (expectedConns === 0 || req.perConn === 0) return finish(false)
     onComplete = () => finish(false)
     timer = setTimeout(() => finish(true), req.timeoutMs)
   })
@@ -318,6 +404,10 @@ process.on('message', (msg: LoadRequest) => {
     const delivered = expect(msg)
     reply({ type: 'armed' })
     delivered.then(reply)
+  } else if (msg.type === 'drop') {
+    dropped = conns.map((c) => c.track)
+    close()
+    reply({ type: 'dropped' })
   } else if (msg.type === 'close') {
     close()
     reply({ type: 'closed' })

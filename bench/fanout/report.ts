@@ -162,6 +162,35 @@ export function renderTable(report: Report): string {
     )
   }
 
+  const res = rs.filter((r) => r.resume)
+  if (res.length) {
+    const x0 = s.resume
+    out.push(
+      `\n### Reconnect and resume: ${x0.conns} connections dropped after ${x0.before} events; ${x0.during} published while they were down; reconnect with Last-Event-ID; ${x0.after} more\n`,
+    )
+    out.push(
+      table(
+        [
+          'variant',
+          'received of owed, per connection',
+          'lost (all conns)',
+          'duplicates',
+          'catch-up ms',
+        ],
+        res.map((r) => {
+          const x = r.resume!
+          return [
+            r.label,
+            `${f(x.received, 0)} of ${x.owed}`,
+            String(x.lost),
+            String(x.duplicates),
+            f(x.catchUpMs, 0),
+          ]
+        }),
+      ),
+    )
+  }
+
   for (const r of rs.filter((r) => r.redis?.length)) {
     out.push(`\n### Redis commands per published event (${r.label}, INFO commandstats)\n`)
     out.push(

@@ -17,6 +17,7 @@ const TINY: Scale = {
   ramp: { conns: 10, concurrency: 5 },
   large: { conns: 2, msgs: 3, size: 64 * 1024 },
   redis: { subs: [2, 5], msgs: 10, size: 100 },
+  resume: { conns: 3, before: 5, during: 5, after: 5 },
   timeoutMs: 15_000,
 }
 
@@ -80,6 +81,32 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
     expect(r.large!.wireBytesPerEvent).toBeGreaterThan(64 * 1024)
     expect(r.idle).toMatchObject({ conns: 10, opened: 10 })
     expect(r.ramp).toMatchObject({ opened: 10, failed: 0 })
+  }, 60_000)
+
+  it('counts what a reconnect loses: nothing on the hub (Last-Event-ID replay), the gap on ws', async () => {
+    const variants = VARIANTS.filter(
+      (v) => (v.name === 'sluice-hub' || v.name === 'ws') && available(v),
+    )
+    const run = await runBench({ variants, scenarios: ['resume'], scale: TINY, compile: false })
+    const by = Object.fromEntries(run.results.map((r) => [r.variant, r]))
+    for (const r of run.results) expect(r.errors, r.variant).toEqual([])
+    if (by['sluice-hub']) {
+      expect(by['sluice-hub'].resume).toMatchObject({
+        owed: 10,
+        received: 10,
+        lost: 0,
+        duplicates: 0,
+        timedOut: false,
+      })
+    }
+    // WebSocket has no resume protocol: the 5 events published while each of the 3 was away are gone.
+    expect(by.ws.resume).toMatchObject({
+      owed: 10,
+      received: 5,
+      lost: 15,
+      duplicates: 0,
+      timedOut: false,
+    })
   }, 60_000)
 
   it('counts the Redis commands the hub issues per published event', async () => {

@@ -8,7 +8,7 @@
  *   GET  /__bench/count                     -> {"count": subscribers}
  *   POST /__bench/gc                        -> runs global.gc() when started with --expose-gc
  *   POST /__bench/heap?dir=D                -> writes a heap snapshot to D/<variant>.heapsnapshot
- *   POST /__bench/burst?count=N&size=B      -> publishes N messages as fast as backpressure allows
+ *   POST /__bench/burst?count=N&size=B&from=I -> publishes N messages (numbered from I) as fast as backpressure allows
  *   POST /__bench/rate?count=N&rate=R&size=B -> publishes N messages at R per second
  * Each publish route answers once the last message has been handed to the variant.
  */
@@ -45,8 +45,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }
 
-async function burst(fanout: Fanout, count: number, size: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
+async function burst(fanout: Fanout, count: number, size: number, from = 0): Promise<void> {
+  for (let i = from; i < from + count; i++) {
     const p = fanout.publish(payload(i, size))
     if (p) await p
   }
@@ -99,7 +99,7 @@ function control(fanout: () => Fanout, req: IncomingMessage, res: ServerResponse
       return true
     }
     case '/__bench/burst':
-      burst(fanout(), num(url, 'count', 1), num(url, 'size', 100)).then(
+      burst(fanout(), num(url, 'count', 1), num(url, 'size', 100), num(url, 'from', 0)).then(
         () => json(200, { ok: true }),
         fail,
       )
