@@ -101,6 +101,8 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
   const runStore = options.runs?.store
   const runs = options.runs ? createRuns(runStore ?? hub.store, options.runs) : hub.runs
   if (runs !== hub.runs) {
+    // GET /metrics shows the runs this app serves (sluice_runs_*), not the hub's unused ones.
+    hub.metrics.sections.set('runs', () => runs.metricsText())
     closeHooks.push(async () => {
       await runs.close()
       await runStore?.close()

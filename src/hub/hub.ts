@@ -121,6 +121,7 @@ export class Hub {
     this.options = options
     this.store = options.store ?? memoryStore()
     this.runs = new Runs(this.store, options.runs)
+    this.metrics.sections.set('runs', () => this.runs.metricsText())
     this.authorizer = createAuthorizer(options.auth)
     // Surface a bad key at the first request, not as an unhandled rejection now.
     this.authorizer.catch(() => {})

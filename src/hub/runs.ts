@@ -38,6 +38,7 @@ import { readLastEventId } from '../server/event-stream.js'
 import { discardBody, sendJsonError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { createWebEventStream } from '../server/web.js'
+import { RunMetrics } from './metrics.js'
 import type { Store, StoredEvent } from './store.js'
 
 /** Store topics of runs start with a NUL, which a pub/sub topic may never contain: runs and topics never meet. */
@@ -430,6 +431,7 @@ class LocalRun implements RunEmitter {
     this.finished = true
     if (this.endReason !== undefined) return
     this.endReason = reason
+    this.manager.metrics.ended[reason]++
     if (this.leaseTimer) clearInterval(this.leaseTimer)
     this.unwatch?.()
     if (!this.controller.signal.aborted) this.controller.abort(abortReason)
@@ -453,6 +455,8 @@ export class Runs {
   readonly ttl: number
   readonly lease: number
   readonly options: Readonly<RunsOptions>
+  /** Counters for `GET /metrics` (`metricsText()`). */
+  readonly metrics = new RunMetrics()
 
   constructor(store: Store, options: RunsOptions = {}) {
     this.store = store
@@ -478,6 +482,11 @@ export class Runs {
   /** Runs this node is producing now. */
   get active(): number {
     return this.local.size
+  }
+
+  /** The runs' counters as Prometheus text (`sluice_runs_*`). */
+  metricsText(): string {
+    return this.metrics.text(this.active)
   }
 
   /** Whether this node is producing the run. */
@@ -522,6 +531,7 @@ export class Runs {
     const ttl = options.ttl ?? this.ttl
     const run = new LocalRun(this, runId, runTopic(runId), options.event ?? 'token', ttl)
     this.local.set(runId, run)
+    this.metrics.started++
     try {
       await run.appendNumbered(RUN_EVENT, JSON.stringify({ runId, resumeUrl }))
       await run.watchForStop()
@@ -700,6 +710,7 @@ export class Runs {
       if (ended || closedHere) return
       // Tell this follower directly: the store cannot take the terminal event.
       ended = true
+      this.metrics.lostDetected++
       const data = JSON.stringify({ reason: 'lost', message })
       close()
       output?.event({ id: '', event: DONE_EVENT, data })
@@ -733,6 +744,7 @@ export class Runs {
         if (newer.events.length === 0 && (await this.store.info(topic)) === null) {
           return lostNow('The run is gone from the store (expired or flushed).')
         }
+        this.metrics.lostDetected++
         await this.store.append(topic, {
           event: DONE_EVENT,
           data: JSON.stringify({
@@ -890,8 +902,8 @@ export class Runs {
     c?: string | FollowOptions,
     d?: FollowOptions,
   ): Promise<Response | void> {
-    if (isWebRequest(a)) return this.resumeWeb(a, b as string, (c as FollowOptions) ?? {})
-    return this.resumeNode(a, b as ServerResponse, c as string, d ?? {})
+    if (isWebRequest(a)) return this.resumeWeb(a, b as string, (c as FollowOptions) ?? {}, true)
+    return this.resumeNode(a, b as ServerResponse, c as string, d ?? {}, true)
   }
 
   /** Stop a run: `DELETE` on its resume URL. 200 `{"runId","reason","stopped"}`, or 404. */
@@ -948,6 +960,7 @@ export class Runs {
     res: ServerResponse,
     runId: string,
     options: FollowOptions,
+    isResume = false,
   ): Promise<void> {
     let opened: OpenedRun
     try {
@@ -957,6 +970,7 @@ export class Runs {
     } catch (err) {
       return nodeError(req, res, err)
     }
+    if (isResume) this.metrics.resumed++
     const resumeUrl = options.resumeUrl ?? new URL(req.url ?? '/', 'http://localhost').pathname
     const headers = this.streamOptions(runId, resumeUrl, options.headers)
     if (opened.status === 'finished') {
@@ -971,7 +985,12 @@ export class Runs {
     if (res.destroyed || req.socket?.destroyed) stream.gone()
   }
 
-  private async resumeWeb(request: Request, runId: string, options: FollowOptions) {
+  private async resumeWeb(
+    request: Request,
+    runId: string,
+    options: FollowOptions,
+    isResume = false,
+  ) {
     let opened: OpenedRun
     try {
       const lastEventId =
@@ -980,6 +999,7 @@ export class Runs {
     } catch (err) {
       return webError(err)
     }
+    if (isResume) this.metrics.resumed++
     const resumeUrl = options.resumeUrl ?? new URL(request.url).pathname
     const o = this.streamOptions(runId, resumeUrl, options.headers)
     if (opened.status === 'finished') {
