@@ -4,48 +4,18 @@
  * every stream is observable (started, chunks sent, stopped by a disconnect),
  * and a page that records when each event reached the browser.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type BrowserContext, chromium } from 'playwright-core'
 import { encodeComment, encodeEvent } from '../../src/protocol/index.js'
+import { type Browser, launchBrowser as launch } from '../helpers/browser.js'
 
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+export type { Browser } from '../helpers/browser.js'
 
-export interface Browser {
-  context: BrowserContext
-  close: () => Promise<void>
-}
-
-/** A fresh Chromium profile in a temp dir; `close()` removes it. */
-export async function launchBrowser(
-  opts: { colorScheme?: 'light' | 'dark' } = {},
-): Promise<Browser> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-chromium-'))
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-    headless: true,
+/** Chromium at the viewport the demo-page checks assume (fresh profile; `close()` removes it). */
+export function launchBrowser(opts: { colorScheme?: 'light' | 'dark' } = {}): Promise<Browser> {
+  return launch({
     colorScheme: opts.colorScheme ?? 'light',
     viewport: { width: 1100, height: 760 },
   })
-  return {
-    context,
-    async close() {
-      await context.close().catch(() => {})
-      await rm(dir, { recursive: true, force: true })
-    },
-  }
 }
 
 /** One stream the producer served: what it sent and how it ended. */

@@ -3,15 +3,12 @@
  * receives published events, and when the test cuts its connection it
  * reconnects by itself with Last-Event-ID and gets what it missed, once.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { SignJWT } from 'jose'
-import { chromium, type BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, type Hub } from '../../src/hub/index.js'
+import { type Browser, launchBrowser } from '../helpers/browser.js'
 import { describeExternal } from '../helpers/external.js'
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>hub</title>
@@ -27,8 +24,7 @@ describeExternal(['chromium'], 'native EventSource in Chromium', () => {
   let hub: Hub
   let server: Server
   let base: string
-  let context: BrowserContext
-  let profile: string
+  let browser: Browser
   const eventSockets: Socket[] = []
   const lastEventIds: (string | undefined)[] = []
 
@@ -49,33 +45,18 @@ describeExternal(['chromium'], 'native EventSource in Chromium', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     const addr = server.address()
     base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
-    profile = await mkdtemp(join(tmpdir(), 'sluice-hub-chromium-'))
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchBrowser()
   })
 
   afterAll(async () => {
-    await context?.close().catch(() => {})
+    await browser?.close()
     await hub?.close()
     server?.closeAllConnections()
     server?.close()
-    if (profile) await rm(profile, { recursive: true, force: true })
   })
 
   it('receives published events and resumes after its connection is cut', async () => {
-    const page = await context.newPage()
+    const page = await browser.context.newPage()
     await page.goto(base + '/')
     await page.waitForFunction(() => (window as any).opens === 1)
     const ids: string[] = []
@@ -113,7 +94,7 @@ describeExternal(['chromium'], 'native EventSource in Chromium', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(secret))
-    const page = await context.newPage()
+    const page = await browser.context.newPage()
     await page.goto(base + '/')
     await page.evaluate(
       ({ hubUrl, token }) => {
