@@ -35,6 +35,19 @@ export type SluiceErrorCode =
   | 'STORE_ERROR'
   | 'CORS_REFUSED'
   | 'MISSING_DEPENDENCY'
+  // resumable runs
+  | 'RUN_NOT_FOUND'
+  | 'RUN_LIMIT'
+  | 'RUN_EXISTS'
+  | 'RUN_TRUNCATED'
+  | 'RUN_FAILED'
+  | 'RUN_STOPPED'
+  | 'RUN_ENDED'
+  // HTTP answers and error events of sluice serve / sluice proxy
+  | 'INTERNAL'
+  | 'MODEL_FAILED'
+  | 'APP_NOT_BUILT'
+  | 'BAD_GATEWAY'
   | (string & {})
 
 export class SluiceError extends Error {
