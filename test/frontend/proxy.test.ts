@@ -7,13 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { createProxyServer } from '../../src/cli/proxy.js'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
-import {
-  describeExternal,
-  freePort,
-  start,
-  type Started,
-  waitForPort,
-} from '../helpers/external.js'
+import { describeExternal, freePort, type Started } from '../helpers/external.js'
+import { startSluice } from '../helpers/serve.js'
 import {
   type Browser,
   checkStreamingThrough,
@@ -166,19 +161,9 @@ describeExternal(['chromium'], 'sluice proxy (the CLI) in front of a producer, i
 
   beforeAll(async () => {
     producer = await startProducer()
-    const port = await freePort()
-    cli = start(process.execPath, [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'proxy',
-      '--target',
-      producer.url,
-      '--port',
-      String(port),
-    ])
-    await waitForPort(port, 20_000)
-    front = `http://127.0.0.1:${port}`
+    const proxy = await startSluice('proxy', ['--target', producer.url])
+    cli = proxy.proc
+    front = proxy.url
     browser = await launchBrowser()
   })
   afterAll(async () => {

@@ -5,23 +5,19 @@
  */
 import { effectScope, nextTick, ref } from 'vue'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createServeApp, listen, type ServeApp, shutdown } from '../../src/cli/serve.js'
+import { type RunningApp, serveApp } from '../helpers/serve.js'
 import { useChat, useEventStream } from '../../src/integrations/vue.js'
 import { until } from './support.js'
-import type { Server } from 'node:http'
 
 describe('sluice/vue in an effect scope', () => {
-  let app: ServeApp
-  let server: Server
+  let running: RunningApp
   let base: string
 
   beforeAll(async () => {
-    app = createServeApp({ log: () => {} })
-    server = await listen(app, '127.0.0.1', 0)
-    const addr = server.address()
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+    running = await serveApp()
+    base = running.url
   })
-  afterAll(() => shutdown(app, server, 500))
+  afterAll(() => running.close())
 
   const subscribers = async () =>
     Number(
@@ -68,11 +64,11 @@ describe('sluice/vue in an effect scope', () => {
     const sent = chat.send('hi')
     await until(() => chat.text.value.length > 20, 5000, 'tokens')
     expect(chat.busy.value).toBe(true)
-    const aborted = app.chat.aborted
+    const aborted = running.app.chat.aborted
     await chat.stop()
     await sent
     expect(chat.status.value).toBe('stopped')
-    await until(() => app.chat.aborted > aborted, 5000, 'the model to stop')
+    await until(() => running.app.chat.aborted > aborted, 5000, 'the model to stop')
     const atStop = chat.text.value
     await new Promise((r) => setTimeout(r, 200))
     expect(chat.text.value).toBe(atStop)

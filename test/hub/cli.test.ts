@@ -4,18 +4,16 @@
  * prints its id (or the hub's error, with a non-zero exit).
  */
 import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNode, type ServeNode } from './nodes.js'
+import { ROOT, type SluiceProcess, startSluice } from '../helpers/serve.js'
 import { openSse } from './sse.js'
 
 const run = promisify(execFile)
-const root = fileURLToPath(new URL('../../', import.meta.url))
 const SECRET = 'cli-secret-cli-secret-cli-secret-00'
 
 async function publishCli(
@@ -25,7 +23,7 @@ async function publishCli(
     const { stdout, stderr } = await run(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'publish', ...args],
-      { cwd: root },
+      { cwd: ROOT },
     )
     return { code: 0, stdout, stderr }
   } catch (err: any) {
@@ -34,12 +32,12 @@ async function publishCli(
 }
 
 describe('sluice serve + sluice publish', () => {
-  let open: ServeNode
-  let locked: ServeNode
+  let open: SluiceProcess
+  let locked: SluiceProcess
   beforeAll(async () => {
     ;[open, locked] = await Promise.all([
-      startNode([]),
-      startNode(['--jwt-secret', SECRET, '--anonymous']),
+      startSluice('serve', []),
+      startSluice('serve', ['--jwt-secret', SECRET, '--anonymous']),
     ])
   })
   afterAll(async () => {
@@ -53,8 +51,8 @@ describe('sluice serve + sluice publish', () => {
   })
 
   it('publishes, prints the id, and the subscriber sees it', async () => {
-    const sub = await openSse(`${open.base}/events?topic=cli`)
-    const r = await publishCli([open.base, 'cli', 'from the shell', '--event', 'note'])
+    const sub = await openSse(`${open.url}/events?topic=cli`)
+    const r = await publishCli([open.url, 'cli', 'from the shell', '--event', 'note'])
     expect(r.code).toBe(0)
     const id = r.stdout.trim()
     expect(id).toMatch(/^[0-9a-z]+-\d+$/)
@@ -64,16 +62,16 @@ describe('sluice serve + sluice publish', () => {
   })
 
   it('needs a token on a locked hub, and reports the refusal', async () => {
-    const refused = await publishCli([locked.base + '/publish', 'cli', 'x'])
+    const refused = await publishCli([locked.url + '/publish', 'cli', 'x'])
     expect(refused.code).toBe(1)
     expect(refused.stderr).toMatch(/401 UNAUTHORIZED/)
     const token = await new SignJWT({ sluice: { publish: ['cli'] } })
       .setProtectedHeader({ alg: 'HS256' })
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(SECRET))
-    const ok = await publishCli([locked.base, 'cli', 'x', '--token', token])
+    const ok = await publishCli([locked.url, 'cli', 'x', '--token', token])
     expect(ok.code).toBe(0)
-    const wrongTopic = await publishCli([locked.base, 'other', 'x', '--token', token])
+    const wrongTopic = await publishCli([locked.url, 'other', 'x', '--token', token])
     expect(wrongTopic.stderr).toMatch(/403 FORBIDDEN/)
   })
 })
@@ -84,18 +82,18 @@ describe('sluice serve --jwt-public-key FILE', () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256')
     const keyFile = join(dir, 'public.pem')
     await writeFile(keyFile, await exportSPKI(publicKey))
-    const node = await startNode(['--jwt-public-key', keyFile])
+    const node = await startSluice('serve', ['--jwt-public-key', keyFile])
     try {
       const token = await new SignJWT({ sluice: { publish: ['signed/*'] } })
         .setProtectedHeader({ alg: 'ES256' })
         .setExpirationTime('5m')
         .sign(privateKey)
-      const ok = await publishCli([node.base, 'signed/1', 'x', '--token', token])
+      const ok = await publishCli([node.url, 'signed/1', 'x', '--token', token])
       expect(ok.code).toBe(0)
       const hs = await new SignJWT({ sluice: { publish: ['*'] } })
         .setProtectedHeader({ alg: 'HS256' })
         .sign(new TextEncoder().encode('not-the-key-not-the-key-not-the-k'))
-      const refused = await publishCli([node.base, 'signed/1', 'x', '--token', hs])
+      const refused = await publishCli([node.url, 'signed/1', 'x', '--token', hs])
       expect(refused.stderr).toMatch(/401 UNAUTHORIZED/)
     } finally {
       await node.stop()
@@ -105,7 +103,7 @@ describe('sluice serve --jwt-public-key FILE', () => {
     const bad = await run(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--jwt-public-key', badFile],
-      { cwd: root },
+      { cwd: ROOT },
     ).catch((e) => e)
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/not a PEM SPKI key/)

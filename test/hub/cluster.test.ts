@@ -8,18 +8,18 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { startNode, type ServeNode } from './nodes.js'
+import { type SluiceProcess, startSluice } from '../helpers/serve.js'
 import { openSse, publish, type SseConnection } from './sse.js'
 
 describeExternal(['redis-server'], 'two sluice serve nodes on one Redis', () => {
   let redis: RedisServer
-  let a: ServeNode
-  let b: ServeNode
+  let a: SluiceProcess
+  let b: SluiceProcess
   beforeAll(async () => {
     redis = await startRedis()
     ;[a, b] = await Promise.all([
-      startNode(['--redis', redis.url, '--history', '5000']),
-      startNode(['--redis', redis.url, '--history', '5000']),
+      startSluice('serve', ['--redis', redis.url, '--history', '5000']),
+      startSluice('serve', ['--redis', redis.url, '--history', '5000']),
     ])
   })
   afterAll(async () => {
@@ -30,15 +30,15 @@ describeExternal(['redis-server'], 'two sluice serve nodes on one Redis', () => 
   it('2,000 events published alternately through both reach subscribers on each node once, in order', async () => {
     const subs: [string[], SseConnection][] = []
     for (const node of [a, b]) {
-      subs.push([['x', 'y'], await openSse(`${node.base}/events?topic=x&topic=y`)])
-      subs.push([['x'], await openSse(`${node.base}/events?topic=x`)])
-      subs.push([['y'], await openSse(`${node.base}/events?topic=y`)])
+      subs.push([['x', 'y'], await openSse(`${node.url}/events?topic=x&topic=y`)])
+      subs.push([['x'], await openSse(`${node.url}/events?topic=x`)])
+      subs.push([['y'], await openSse(`${node.url}/events?topic=y`)])
     }
     const published: { id: string; topic: string; data: string }[] = []
     for (let i = 0; i < 2000; i++) {
       const node = i % 2 ? b : a
       const topic = (i >> 1) % 2 ? 'y' : 'x'
-      const { status, body } = await publish(node.base, topic, `e${i}`)
+      const { status, body } = await publish(node.url, topic, `e${i}`)
       expect(status).toBe(200)
       published.push({ id: body.id, topic, data: `e${i}` })
     }
@@ -54,17 +54,17 @@ describeExternal(['redis-server'], 'two sluice serve nodes on one Redis', () => 
   })
 
   it('kill -9 of a node mid-stream: its subscribers resume on the other with Last-Event-ID', async () => {
-    const c = await startNode(['--redis', redis.url, '--history', '5000'])
+    const c = await startSluice('serve', ['--redis', redis.url, '--history', '5000'])
     const subs = [
-      await openSse(`${c.base}/events?topic=k1&topic=k2`),
-      await openSse(`${c.base}/events?topic=k1`),
+      await openSse(`${c.url}/events?topic=k1&topic=k2`),
+      await openSse(`${c.url}/events?topic=k1`),
     ]
     const topicsOf = [['k1', 'k2'], ['k1']]
     const published: { id: string; topic: string }[] = []
     let killed = false
     for (let i = 0; i < 600; i++) {
       const topic = i % 3 ? 'k1' : 'k2'
-      const { body } = await publish(a.base, topic, `k${i}`)
+      const { body } = await publish(a.url, topic, `k${i}`)
       published.push({ id: body.id, topic })
       if (i === 300) {
         // Let some events reach the subscribers, then kill the node hard.
@@ -79,7 +79,7 @@ describeExternal(['redis-server'], 'two sluice serve nodes on one Redis', () => 
       const before = subs[s].events
       const last = before[before.length - 1].id
       const resumed = await openSse(
-        `${b.base}/events?${topicsOf[s].map((t) => `topic=${t}`).join('&')}`,
+        `${b.url}/events?${topicsOf[s].map((t) => `topic=${t}`).join('&')}`,
         { 'last-event-id': last },
       )
       expect(resumed.response.headers.get('sluice-history')).toBe('complete')
@@ -96,10 +96,10 @@ describeExternal(['redis-server'], 'two sluice serve nodes on one Redis', () => 
 
 describeExternal(['redis-server'], 'a flushed Redis under a subscriber', () => {
   let redis: RedisServer
-  let node: ServeNode
+  let node: SluiceProcess
   beforeAll(async () => {
     redis = await startRedis()
-    node = await startNode(['--redis', redis.url])
+    node = await startSluice('serve', ['--redis', redis.url])
   })
   afterAll(async () => {
     await node?.stop()
@@ -107,13 +107,13 @@ describeExternal(['redis-server'], 'a flushed Redis under a subscriber', () => {
   })
 
   it('tells the subscriber history was reset, and a resume with an old id says so too', async () => {
-    const sub = await openSse(`${node.base}/events?topic=f`)
-    const before = await publish(node.base, 'f', 'before')
+    const sub = await openSse(`${node.url}/events?topic=f`)
+    const before = await publish(node.url, 'f', 'before')
     await sub.waitFor((ev) => ev.length === 1)
     const admin = new Redis(redis.url)
     await admin.flushall()
     await sub.waitFor((ev) => ev.some((e) => e.event === 'sluice-reset'), 10_000)
-    const after = await publish(node.base, 'f', 'after')
+    const after = await publish(node.url, 'f', 'after')
     await sub.waitFor((ev) => ev.some((e) => e.data === 'after'))
     expect(sub.events.map((e) => e.event || e.data)).toEqual(['before', 'sluice-reset', 'after'])
     expect(JSON.parse(sub.events[1].data).reason).toBe('reset')
@@ -121,7 +121,7 @@ describeExternal(['redis-server'], 'a flushed Redis under a subscriber', () => {
     sub.close()
 
     // A client that was away during the flush comes back with an old-epoch id.
-    const back = await openSse(`${node.base}/events?topic=f`, { 'last-event-id': before.body.id })
+    const back = await openSse(`${node.url}/events?topic=f`, { 'last-event-id': before.body.id })
     expect(back.response.headers.get('sluice-history')).toBe('reset')
     await back.waitFor((ev) => ev.length >= 2)
     expect(back.events.map((e) => e.event || e.data)).toEqual(['sluice-reset', 'after'])

@@ -13,44 +13,15 @@ import { tokenize } from '../../src/cli/chat.js'
 import { redisStore } from '../../src/hub/redis-store.js'
 import { runTopic } from '../../src/hub/runs.js'
 import type { Store } from '../../src/hub/store.js'
-import {
-  describeExternal,
-  freePort,
-  type Started,
-  start,
-  waitForPort,
-} from '../helpers/external.js'
+import { describeExternal, type Started } from '../helpers/external.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
-import { ROOT } from '../serve/support.js'
+import { type SluiceProcess, startSluice } from '../helpers/serve.js'
 import { postChat, readEvents, waitUntil } from './support.js'
 
 const LEASE = 1000
 
-async function startServe(redisUrl: string): Promise<{ proc: Started; url: string }> {
-  const port = await freePort()
-  const proc = start(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--port',
-      String(port),
-      '--redis',
-      redisUrl,
-      '--run-lease',
-      String(LEASE),
-    ],
-    { cwd: ROOT },
-  )
-  try {
-    await waitForPort(port, 20_000)
-  } catch (err) {
-    await proc.stop('SIGKILL')
-    throw new Error(`sluice serve did not start: ${proc.output()}`, { cause: err })
-  }
-  return { proc, url: `http://127.0.0.1:${port}` }
+function startServe(redisUrl: string): Promise<SluiceProcess> {
+  return startSluice('serve', ['--redis', redisUrl, '--run-lease', String(LEASE)])
 }
 
 describeExternal(['redis-server'], 'runs across sluice serve processes on Redis', () => {

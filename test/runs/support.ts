@@ -3,22 +3,17 @@
  * Redis), a chaos TCP proxy that cuts connections after a number of tokens,
  * and an SSE reader.
  */
-import type { Server } from 'node:http'
 import { connect, createServer, type Socket } from 'node:net'
-import { createServeApp, listen, type ServeApp, shutdown } from '../../src/cli/serve.js'
+import { createServeApp } from '../../src/cli/serve.js'
 import { createHub } from '../../src/hub/hub.js'
 import type { RunsOptions } from '../../src/hub/runs.js'
 import type { Store } from '../../src/hub/store.js'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
+import { listenApp, type RunningApp } from '../helpers/serve.js'
 
-export interface Node {
-  app: ServeApp
-  server: Server
-  port: number
-  url: string
+export interface Node extends RunningApp {
   /** Requests seen, as `METHOD /path` (query left out). */
   requests: string[]
-  close(): Promise<void>
 }
 
 /** A `sluice serve` app on a loopback port, over `store` (one per node, as separate processes would have). */
@@ -31,17 +26,7 @@ export async function startNode(store?: Store, runs: RunsOptions = { retry: 50 }
     requests.push(`${req.method} ${(req.url ?? '').split('?')[0]}`)
     handler(req, res)
   }
-  const server = await listen(app, '127.0.0.1', 0)
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
-  return {
-    app,
-    server,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => shutdown(app, server, 200),
-  }
+  return { ...(await listenApp(app, 200)), requests }
 }
 
 export interface ChaosProxy {

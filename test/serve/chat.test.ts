@@ -7,14 +7,15 @@ import { EventSource } from 'eventsource'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { answerFor } from '../../src/cli/chat.js'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
-import { postChat, type RunningApp, sleep, startApp, waitUntil } from './support.js'
+import { type RunningApp, serveApp } from '../helpers/serve.js'
+import { postChat, sleep, waitUntil } from './support.js'
 
 let running: RunningApp
 
 /** The sequence number of an id: `7`, or `<runId>-7` for a resumable run. */
 const sequenceOf = (id: string): number => Number(/(\d+)$/.exec(id)?.[1] ?? Number.NaN)
 beforeAll(async () => {
-  running = await startApp()
+  running = await serveApp()
 })
 afterAll(() => running.close())
 
@@ -277,7 +278,7 @@ describe('clients', () => {
   })
 
   it('app.close() ends open streams cleanly with a SHUTTING_DOWN error event', async () => {
-    const other = await startApp()
+    const other = await serveApp()
     const events: EventSourceMessage[] = []
     const parser = createParser({ onEvent: (e) => events.push(e) })
     const res = await fetch(`${other.url}/chat?delay=50&tokens=1000`, {

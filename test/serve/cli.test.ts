@@ -7,12 +7,12 @@ import { createServer } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal, requireBinary } from '../helpers/external.js'
-import { ROOT, startCli } from './support.js'
+import { ROOT, type SluiceProcess, startSluice } from '../helpers/serve.js'
 
 describeExternal(['curl'], 'sluice serve (the process)', () => {
-  let cli: Awaited<ReturnType<typeof startCli>>
+  let cli: SluiceProcess
   beforeAll(async () => {
-    cli = await startCli()
+    cli = await startSluice('serve', ['--host', '127.0.0.1'])
   })
   afterAll(() => cli.proc.stop())
 
@@ -79,7 +79,7 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
   })
 
   it('SIGINT stops it the same way; --help and bad options answer without listening', async () => {
-    const other = await startCli()
+    const other = await startSluice('serve', ['--host', '127.0.0.1'])
     const exited = new Promise<number | null>((resolve) => other.proc.proc.once('exit', resolve))
     other.proc.proc.kill('SIGINT')
     expect(await exited).toBe(0)

@@ -5,12 +5,13 @@
  * keeps running to be resumed; `?stopOnDisconnect=` overrides either default.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { postChat, type RunningApp, sleep, startApp, waitUntil } from './support.js'
+import { type RunningApp, serveApp } from '../helpers/serve.js'
+import { postChat, sleep, waitUntil } from './support.js'
 
 let running: RunningApp
 
 beforeAll(async () => {
-  running = await startApp()
+  running = await serveApp()
 })
 afterAll(() => running.close())
 

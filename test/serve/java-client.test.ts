@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeExternal, requireBinary, start } from '../helpers/external.js'
-import { ROOT, type RunningApp, startApp } from './support.js'
+import { ROOT, type RunningApp, serveApp } from '../helpers/serve.js'
 
 describeExternal(['javac', 'java'], "the guide's Java client", () => {
   let running: RunningApp
   let dir: string
   beforeAll(async () => {
-    running = await startApp()
+    running = await serveApp()
     dir = await mkdtemp(join(tmpdir(), 'sluice-java-'))
   })
   afterAll(async () => {

@@ -1,55 +1,8 @@
 /**
- * Shared parts for the `sluice serve` tests: the app in-process on a free
- * loopback port, or the real CLI as a child process.
+ * Shared parts for the `sluice serve` tests: a chat POST read with sluice's
+ * parser, timing each event (the app itself: test/helpers/serve.ts).
  */
-import type { Server } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
-import { createServeApp, listen, type ServeApp, shutdown } from '../../src/cli/serve.js'
-import { freePort, start, type Started, waitForPort } from '../helpers/external.js'
-
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-
-export interface RunningApp {
-  app: ServeApp
-  server: Server
-  url: string
-  port: number
-  close: () => Promise<void>
-}
-
-/** `createServeApp()` listening on 127.0.0.1 and a free port. */
-export async function startApp(): Promise<RunningApp> {
-  const logs: string[] = []
-  const app = createServeApp({ log: (line) => logs.push(line) })
-  const server = await listen(app, '127.0.0.1', 0)
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
-  return {
-    app,
-    server,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    close: () => shutdown(app, server, 500),
-  }
-}
-
-/** `sluice serve` as a real child process (run from source with tsx). */
-export async function startCli(): Promise<{ proc: Started; url: string; port: number }> {
-  const port = await freePort()
-  const proc = start(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--port', String(port)],
-    { cwd: ROOT },
-  )
-  try {
-    await waitForPort(port, 20_000)
-  } catch (err) {
-    await proc.stop()
-    throw new Error(`sluice serve did not start: ${proc.output()}`, { cause: err })
-  }
-  return { proc, url: `http://127.0.0.1:${port}`, port }
-}
 
 export interface Timed<T> {
   at: number
