@@ -146,6 +146,60 @@ export class EventSource extends EventTarget {
     this.setHandler('error', fn)
   }
 
+  // Typed like the DOM's EventSource: a named event's listener gets a MessageEvent
+  // (`e.data`, `e.lastEventId`), `open` and `error` a plain Event.
+  override addEventListener(
+    type: 'open' | 'error',
+    listener: ((this: EventSource, ev: Event) => unknown) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void
+  override addEventListener(
+    type: string,
+    listener: ((this: EventSource, ev: MessageEvent) => unknown) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void
+  override addEventListener(
+    type: string,
+    listener:
+      | EventListenerOrEventListenerObject
+      | ((this: EventSource, ev: never) => unknown)
+      | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options)
+  }
+
+  override removeEventListener(
+    type: 'open' | 'error',
+    listener: ((this: EventSource, ev: Event) => unknown) | null,
+    options?: boolean | EventListenerOptions,
+  ): void
+  override removeEventListener(
+    type: string,
+    listener: ((this: EventSource, ev: MessageEvent) => unknown) | null,
+    options?: boolean | EventListenerOptions,
+  ): void
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void
+  override removeEventListener(
+    type: string,
+    listener:
+      | EventListenerOrEventListenerObject
+      | ((this: EventSource, ev: never) => unknown)
+      | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener as EventListenerOrEventListenerObject | null, options)
+  }
+
   private readonly wrappers: Record<string, EventListener | undefined> = {}
   private setHandler(type: string, fn: Handler<Event>): void {
     const old = this.wrappers[type]
