@@ -283,7 +283,8 @@ const HELP = `Usage: sluice serve [--host H] [--port P]
   --host H   address to listen on (default 127.0.0.1)
   --port P   port (default 8080; 0 picks a free one)
 
-Routes: POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100), GET /healthz
+Routes: GET / (the demo page), POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100,
+?stopOnDisconnect=MS|true|false), GET /healthz, GET /metrics (Prometheus)
 
 Runs (each POST /chat answer is a run: GET /chat/:runId resumes it, DELETE stops it):
   --run-ttl MS           how long a finished answer stays resumable (default 600000)
