@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT, type SluiceProcess, startSluice } from '../helpers/serve.js'
-import { openSse } from './sse.js'
+import { openSse } from '../helpers/sse.js'
 
 const run = promisify(execFile)
 const SECRET = 'cli-secret-cli-secret-cli-secret-00'

@@ -9,7 +9,8 @@ import { Redis } from 'ioredis'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { type SluiceProcess, startSluice } from '../helpers/serve.js'
-import { openSse, publish, type SseConnection } from './sse.js'
+import { openSse, type SseConnection } from '../helpers/sse.js'
+import { publish } from './sse.js'
 
 describeExternal(['redis-server'], 'two sluice serve nodes on one Redis', () => {
   let redis: RedisServer

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, redisStore, type Hub } from '../../src/hub/index.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { openSse } from './sse.js'
+import { openSse } from '../helpers/sse.js'
 
 async function calls(admin: Redis, command: string): Promise<number> {
   const info = await admin.info('commandstats')

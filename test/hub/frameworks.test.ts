@@ -10,7 +10,8 @@ import express from 'express'
 import { Hono } from 'hono'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHub } from '../../src/hub/index.js'
-import { openSse, publish } from './sse.js'
+import { openSse } from '../helpers/sse.js'
+import { publish } from './sse.js'
 
 const toClose: (() => Promise<void> | void)[] = []
 afterAll(async () => {

@@ -6,7 +6,8 @@
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub, memoryStore, type Hub } from '../../src/hub/index.js'
-import { openSse, publish } from './sse.js'
+import { openSse } from '../helpers/sse.js'
+import { publish } from './sse.js'
 
 let hub: Hub
 let server: Server

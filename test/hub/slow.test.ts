@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, memoryStore, type Hub } from '../../src/hub/index.js'
 import { createParser } from '../../src/protocol/index.js'
 import type { EventSourceMessage } from '../../src/protocol/types.js'
-import { openSse } from './sse.js'
+import { openSse } from '../helpers/sse.js'
 
 let hub: Hub
 let server: Server

@@ -12,7 +12,8 @@ import { redisStore } from '../../src/hub/redis-store.js'
 import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
-import { type Node, pool, postChat, readEvents, startChaosProxy, startNode } from './support.js'
+import { readEvents } from '../helpers/sse.js'
+import { type Node, pool, postChat, startChaosProxy, startNode } from './support.js'
 
 const RUNS = 100
 const TOKENS = 200

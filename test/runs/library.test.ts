@@ -19,7 +19,8 @@ import { events } from '../../src/client/index.js'
 import { SluiceError } from '../../src/protocol/errors.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis } from '../helpers/redis.js'
-import { pool, readEvents, sleep, waitUntil } from './support.js'
+import { readEvents } from '../helpers/sse.js'
+import { pool, sleep, waitUntil } from './support.js'
 
 const hubs: Hub[] = []
 const servers: Server[] = []

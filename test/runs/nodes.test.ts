@@ -16,7 +16,8 @@ import type { Store } from '../../src/hub/store.js'
 import { describeExternal, type Started } from '../helpers/external.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { type SluiceProcess, startSluice } from '../helpers/serve.js'
-import { postChat, readEvents, waitUntil } from './support.js'
+import { readEvents } from '../helpers/sse.js'
+import { postChat, waitUntil } from './support.js'
 
 const LEASE = 1000
 

@@ -9,7 +9,8 @@ import { redisStore } from '../../src/hub/redis-store.js'
 import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
-import { type Node, postChat, readEvents, sleep, startNode, waitUntil } from './support.js'
+import { readEvents } from '../helpers/sse.js'
+import { type Node, postChat, sleep, startNode, waitUntil } from './support.js'
 
 async function stopMidAnswer(producer: Node, other: Node): Promise<void> {
   const stats = producer.app.chat

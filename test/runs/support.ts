@@ -1,14 +1,13 @@
 /**
  * Parts shared by the runs tests: `sluice serve` apps in-process (memory or
- * Redis), a chaos TCP proxy that cuts connections after a number of tokens,
- * and an SSE reader.
+ * Redis) and a chaos TCP proxy that cuts connections after a number of tokens
+ * (reading the streams: test/helpers/sse.ts).
  */
 import { connect, createServer, type Socket } from 'node:net'
 import { createServeApp } from '../../src/cli/serve.js'
 import { createHub } from '../../src/hub/hub.js'
 import type { RunsOptions } from '../../src/hub/runs.js'
 import type { Store } from '../../src/hub/store.js'
-import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { listenApp, type RunningApp } from '../helpers/serve.js'
 
 export interface Node extends RunningApp {
@@ -109,33 +108,6 @@ export async function startChaosProxy(
   proxy.port = typeof addr === 'object' && addr ? addr.port : 0
   proxy.url = `http://127.0.0.1:${proxy.port}`
   return proxy
-}
-
-/** Read an SSE response to its end (or until `stop` says so), with sluice's parser. */
-export async function readEvents(
-  response: Response,
-  stop?: (e: EventSourceMessage, all: EventSourceMessage[]) => boolean,
-): Promise<EventSourceMessage[]> {
-  const events: EventSourceMessage[] = []
-  let stopped = false
-  const parser = createParser({
-    onEvent: (e) => {
-      if (stopped) return
-      events.push(e)
-      if (stop?.(e, events)) stopped = true
-    },
-  })
-  const reader = response.body!.getReader()
-  try {
-    while (!stopped) {
-      const { done, value } = await reader.read()
-      if (done) break
-      parser.feed(value)
-    }
-  } finally {
-    await reader.cancel().catch(() => {})
-  }
-  return events
 }
 
 /** POST a chat message; resolves with the response (headers read, body not yet). */

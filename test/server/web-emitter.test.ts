@@ -4,21 +4,14 @@
  * leaving. Read here as any fetch-style runtime would read it.
  */
 import { describe, expect, it } from 'vitest'
-import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import {
   createWebEventStream,
   type EventStream,
   eventStreamResponse,
   type StreamClosedError,
 } from '../../src/server/index.js'
+import { readEvents } from '../helpers/sse.js'
 import { sleep, waitUntil } from './support.js'
-
-async function eventsOf(response: Response): Promise<EventSourceMessage[]> {
-  const events: EventSourceMessage[] = []
-  const parser = createParser({ onEvent: (e) => events.push(e) })
-  parser.feed(await response.text())
-  return events
-}
 
 describe('eventStreamResponse', () => {
   it('carries the event-stream headers and what the producer sends', async () => {
@@ -39,7 +32,7 @@ describe('eventStreamResponse', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe('*')
     // The runtime adds Connection itself (and HTTP/2 forbids it).
     expect(response.headers.get('connection')).toBeNull()
-    expect((await eventsOf(response)).map((e) => [e.event, e.id, e.data])).toEqual([
+    expect((await readEvents(response)).map((e) => [e.event, e.id, e.data])).toEqual([
       ['token', '4', 'Hi'],
       ['', '4', '{"done":true}'],
     ])
@@ -50,7 +43,7 @@ describe('eventStreamResponse', () => {
       await stream.send('one')
       throw new Error('internal detail')
     })
-    const events = await eventsOf(response)
+    const events = await readEvents(response)
     expect(events.map((e) => e.event)).toEqual(['', 'error'])
     expect(events[1].data).not.toContain('internal detail')
   })
@@ -67,7 +60,7 @@ describe('eventStreamResponse', () => {
     expect(settled).toBeLessThan(40)
     expect(stream.bufferedBytes).toBeGreaterThan(16 * 1024)
     stream.complete()
-    const events = await eventsOf(response)
+    const events = await readEvents(response)
     await Promise.all(sends)
     expect(settled).toBe(40)
     expect(events.map((e) => e.id)).toEqual(Array.from({ length: 40 }, (_, i) => String(i)))
