@@ -8,6 +8,7 @@ import {
   type ChatState,
   ChatController,
   type EventStreamState,
+  initialStreamState,
   StreamController,
 } from '../integrations/controller.js'
 import './style.css'
@@ -204,24 +205,12 @@ function subscribe(): void {
   feed?.close()
   feed = undefined
   if (topics.size === 0) {
-    onFeed({ ...initialFeed(), status: 'closed' })
+    onFeed({ ...initialStreamState(), status: 'closed' })
     return
   }
   const q = new URLSearchParams()
   for (const t of topics) q.append('topic', t)
   feed = new StreamController('/events?' + q, { onmessage: showEvent, maxEvents: 0 }, onFeed)
-}
-
-function initialFeed(): EventStreamState {
-  return {
-    data: undefined,
-    events: [],
-    status: 'idle',
-    error: undefined,
-    lastEventId: '',
-    retries: 0,
-    received: 0,
-  }
 }
 
 $<HTMLFormElement>('sub-form').addEventListener('submit', (e) => {
