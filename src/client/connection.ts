@@ -351,10 +351,19 @@ function isSluiceExhausted(err: unknown): boolean {
   return err instanceof SluiceError && err.code === 'RETRIES_EXHAUSTED'
 }
 
+/** An error's message with its own cause's (fetch says only "fetch failed"; the cause says "connect ECONNREFUSED ..."). */
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause)
+  const inner = cause.cause
+  return inner instanceof Error && inner.message && !cause.message.includes(inner.message)
+    ? `${cause.message} (${inner.message})`
+    : cause.message
+}
+
 function withCause(err: SluiceError, cause: unknown): SluiceError {
   return new SluiceError(
     err.code,
-    err.message + ` Last error: ${cause instanceof Error ? cause.message : String(cause)}`,
+    err.message + ` Last error: ${describeCause(cause)}`,
     err.details,
     { cause },
   )

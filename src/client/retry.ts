@@ -50,7 +50,10 @@ export function backoffDelay(
   const o = { ...DEFAULT_RETRY, ...options }
   if (o.mode === 'spec') return base
   const cap = Math.max(o.maxDelay, base)
-  const full = Math.min(cap, base * o.factor ** Math.min(attempt, 64))
+  // No cap on the exponent: a large one gives Infinity, and min() takes the cap
+  // (capping it at, say, 64 stopped a slow factor like 1.01 short of maxDelay).
+  // A base of 0 stays 0 (0 * Infinity would be NaN).
+  const full = base === 0 ? 0 : Math.min(cap, base * o.factor ** attempt)
   const jitter = Math.min(1, Math.max(0, o.jitter))
   return Math.round(full * (1 - jitter * random))
 }
@@ -134,8 +137,9 @@ export class RetryPolicy {
     if (this.attempt >= this.options.maxRetries) {
       return new SluiceError(
         'RETRIES_EXHAUSTED',
-        `Gave up after ${this.attempt} consecutive failed attempts (retry.maxRetries = ${this.options.maxRetries}).`,
-        { attempts: this.attempt, final: true },
+        // `attempt` counts the retries made; the failures are those plus the first try.
+        `Gave up after ${this.attempt + 1} consecutive failed attempt${this.attempt === 0 ? '' : 's'} (retry.maxRetries = ${this.options.maxRetries}).`,
+        { attempts: this.attempt + 1, final: true },
       )
     }
     let delay = backoffDelay(this.base, this.attempt, this.options, this.random())
@@ -144,7 +148,7 @@ export class RetryPolicy {
       return new SluiceError(
         'RETRIES_EXHAUSTED',
         `Gave up: the next attempt would fall after the retry deadline (${this.options.deadline} ms since the first failure).`,
-        { attempts: this.attempt, deadline: this.options.deadline, final: true },
+        { attempts: this.attempt + 1, deadline: this.options.deadline, final: true },
       )
     }
     this.attempt++
