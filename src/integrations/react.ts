@@ -24,7 +24,6 @@
  * The stream closes when the component unmounts or the URL changes.
  */
 import { useCallback, useEffect, useRef, useState } from 'react'
-import type { EventSourceMessage } from '../protocol/types.js'
 import {
   type ChatOptions,
   type ChatState,
@@ -40,15 +39,8 @@ import {
 export type { ChatOptions, ChatStatus, EventStreamOptions, StreamStatus }
 export { defaultIsEnd, defaultToken } from './controller.js'
 
-export interface UseEventStreamResult<T> {
-  /** The latest event's data (after `parse`). */
-  data: T | undefined
-  /** The most recent events, oldest first (bounded by `maxEvents`). */
-  events: EventSourceMessage[]
-  status: StreamStatus
-  error: unknown
-  lastEventId: string
-  retries: number
+/** The stream's state (see `EventStreamState`) and its controls. */
+export interface UseEventStreamResult<T> extends Omit<EventStreamState<T>, 'received'> {
   /** Close the stream (no more reconnection) until `open()`/`reconnect()`. */
   close: () => void
   /** Close and connect again, sending `Last-Event-ID`. */
@@ -102,13 +94,9 @@ export function useEventStream<T = string>(
   return { ...state, close, reconnect, open }
 }
 
-export interface UseChatResult {
-  /** The answer so far. */
-  text: string
-  status: ChatStatus
-  error: unknown
-  lastEventId: string
-  retries: number
+/** The run's state (see `ChatState`) and its controls. */
+export interface UseChatResult
+  extends Pick<ChatState, 'text' | 'status' | 'error' | 'lastEventId' | 'retries'> {
   /** True while an answer is streaming or reconnecting. */
   busy: boolean
   /** Post a message (`POST /chat` by default) and stream the answer. */
