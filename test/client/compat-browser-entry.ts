@@ -22,20 +22,24 @@ function abortAfter(ctrl: AbortController, ms: number) {
   setTimeout(() => ctrl.abort(), ms)
 }
 
+/** Log each message and abort after the `n`-th; `init` adds the scenario's own options. */
+function logMessages(f: Impl, url: string, log: string[], n: number, init: object = {}) {
+  const ctrl = new AbortController()
+  let seen = 0
+  return f(url, {
+    ...init,
+    signal: ctrl.signal,
+    onmessage: (m: any) => {
+      log.push(msg(m))
+      if (++seen === n) ctrl.abort()
+    },
+  })
+}
+
 const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise<void>> = {
   // ---- identical in both ----
   async basic(f, url, log) {
-    const ctrl = new AbortController()
-    let n = 0
-    await f(url, {
-      signal: ctrl.signal,
-      onopen: open(log),
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        if (++n === 2) ctrl.abort()
-      },
-      onclose: () => log.push('close'),
-    })
+    await logMessages(f, url, log, 2, { onopen: open(log), onclose: () => log.push('close') })
   },
   // The FatalError / RetriableError pattern from the fetch-event-source README.
   async 'fatal-onopen'(f, url, log) {
@@ -54,13 +58,7 @@ const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise
     })
   },
   async 'onerror-number'(f, url, log) {
-    const ctrl = new AbortController()
-    await f(url, {
-      signal: ctrl.signal,
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        ctrl.abort()
-      },
+    await logMessages(f, url, log, 1, {
       onerror: () => {
         log.push('error')
         return 50
@@ -68,18 +66,11 @@ const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise
     })
   },
   async 'onclose-throw'(f, url, log) {
-    const ctrl = new AbortController()
-    let n = 0
-    await f(url, {
+    await logMessages(f, url, log, 2, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ message: 'hello' }),
-      signal: ctrl.signal,
       onopen: open(log),
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        if (++n === 2) ctrl.abort()
-      },
       onclose: () => {
         log.push('close')
         throw new RetriableError()
@@ -88,15 +79,7 @@ const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise
     })
   },
   async headers(f, url, log) {
-    const ctrl = new AbortController()
-    await f(url, {
-      headers: { 'x-token': 'abc' },
-      signal: ctrl.signal,
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        ctrl.abort()
-      },
-    })
+    await logMessages(f, url, log, 1, { headers: { 'x-token': 'abc' } })
   },
   // Without openWhenHidden: hiding the page closes the stream, showing it reconnects.
   async visibility(f, url, log) {
@@ -136,36 +119,13 @@ const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise
     })
   },
   async 'leading-empty-data'(f, url, log) {
-    const ctrl = new AbortController()
-    await f(url, {
-      signal: ctrl.signal,
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        ctrl.abort()
-      },
-    })
+    await logMessages(f, url, log, 1)
   },
   async 'id-in-force'(f, url, log) {
-    const ctrl = new AbortController()
-    let n = 0
-    await f(url, {
-      signal: ctrl.signal,
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        if (++n === 2) ctrl.abort()
-      },
-    })
+    await logMessages(f, url, log, 2)
   },
   async 'accept-case'(f, url, log) {
-    const ctrl = new AbortController()
-    await f(url, {
-      headers: { Accept: 'text/event-stream' },
-      signal: ctrl.signal,
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        ctrl.abort()
-      },
-    })
+    await logMessages(f, url, log, 1, { headers: { Accept: 'text/event-stream' } })
   },
   async 'wrong-type'(f, url, log) {
     const ctrl = new AbortController()
@@ -204,29 +164,13 @@ const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise
     })
   },
   async 'abort-callback'(f, url, log) {
-    const ctrl = new AbortController()
-    await f(url, {
-      signal: ctrl.signal,
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        ctrl.abort()
-      },
+    await logMessages(f, url, log, 1, {
       onclose: () => log.push('close'),
       onabort: () => log.push('abort'),
     })
   },
   async 'clean-end'(f, url, log) {
-    const ctrl = new AbortController()
-    let n = 0
-    await f(url, {
-      signal: ctrl.signal,
-      onopen: open(log),
-      onmessage: (m: any) => {
-        log.push(msg(m))
-        if (++n === 2) ctrl.abort()
-      },
-      onclose: () => log.push('close'),
-    })
+    await logMessages(f, url, log, 2, { onopen: open(log), onclose: () => log.push('close') })
   },
   // The guide's onerror: log, then abort the controller.
   async 'guide-onerror-abort'(f, url, log) {
