@@ -14,6 +14,7 @@ import { parseId } from '../../src/hub/ids.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
+import { waitUntil } from '../helpers/wait.js'
 
 let prefixN = 0
 
@@ -84,10 +85,10 @@ function contract(name: string, make: (maxLength: number) => Promise<Store>) {
       ])
       const replay = await store.read(['s', 'u'], before.seq)
       // Keep writing until some events have come live after the read.
-      await until(() => live.length >= 5 || n >= 50_000)
+      await waitUntil(() => live.length >= 5 || n >= 50_000)
       writing = false
       await writer
-      await until(() => n === 0 || live.some((e) => e.data === String(n - 1)))
+      await waitUntil(() => n === 0 || live.some((e) => e.data === String(n - 1)))
       // Merge as the hub does: replay, then live events past the last replayed seq.
       const last = replay.events.length ? replay.events[replay.events.length - 1].seq : before.seq
       const merged = [...replay.events, ...live.filter((e) => e.seq > last)]
@@ -103,18 +104,10 @@ function contract(name: string, make: (maxLength: number) => Promise<Store>) {
       await store.delete('gone')
       await store.expire('later', 50)
       expect(await store.info('gone')).toBeNull()
-      await until(async () => (await store.info('later')) === null)
+      await waitUntil(async () => (await store.info('later')) === null)
       await store.close()
     })
   })
-}
-
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
 }
 
 contract('memoryStore', async (maxLength) => memoryStore({ maxLength }))
@@ -157,12 +150,12 @@ describeExternal(['redis-server'], 'redisStore', () => {
     })
     const admin = new Redis(redis.url)
     await admin.flushall()
-    await until(() => resets.length === 1)
+    await waitUntil(() => resets.length === 1)
     expect(resets[0]).toBe(a.epoch)
     const b = await store.append('f', { data: 'b' })
     expect(b.epoch).not.toBe(a.epoch)
     expect(b.seq).toBe(1)
-    await until(() => seen.includes('b'))
+    await waitUntil(() => seen.includes('b'))
     admin.disconnect()
     await store.close()
   })
@@ -179,11 +172,11 @@ describeExternal(['redis-server'], 'redisStore', () => {
     })
     await own.proc.stop('SIGKILL')
     const again = await startRedis({ port: own.port })
-    await until(() => resets.length === 1, 15_000)
+    await waitUntil(() => resets.length === 1, 15_000)
     expect(resets[0]).toBe(a.epoch)
     const b = await store.append('r', { data: 'b' })
     expect(b.epoch).not.toBe(a.epoch)
-    await until(() => seen.includes('b'))
+    await waitUntil(() => seen.includes('b'))
     const r = await store.read(['r'], 0)
     expect(r.events.map((e) => e.data)).toEqual(['b'])
     await store.close()
@@ -218,7 +211,7 @@ describeExternal(['redis-server'], 'redisStore', () => {
     await store.watch('second', { onEvent: () => seen.push(Date.now()) })
     const sent = Date.now()
     await store.append('second', { data: 'x' })
-    await until(() => seen.length === 1, 3000) // well under blockMs
+    await waitUntil(() => seen.length === 1, 3000) // well under blockMs
     expect(seen[0] - sent).toBeLessThan(3000)
     await store.close()
   })

@@ -20,7 +20,8 @@ import { SluiceError } from '../../src/protocol/errors.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis } from '../helpers/redis.js'
 import { readEvents } from '../helpers/sse.js'
-import { pool, sleep, waitUntil } from './support.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
+import { pool } from './support.js'
 
 const hubs: Hub[] = []
 const servers: Server[] = []

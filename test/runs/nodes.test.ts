@@ -17,7 +17,8 @@ import { describeExternal, type Started } from '../helpers/external.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { type SluiceProcess, startSluice } from '../helpers/serve.js'
 import { readEvents } from '../helpers/sse.js'
-import { postChat, waitUntil } from './support.js'
+import { waitUntil } from '../helpers/wait.js'
+import { postChat } from './support.js'
 
 const LEASE = 1000
 

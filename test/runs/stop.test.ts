@@ -10,7 +10,8 @@ import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { readEvents } from '../helpers/sse.js'
-import { type Node, postChat, sleep, startNode, waitUntil } from './support.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
+import { type Node, postChat, startNode } from './support.js'
 
 async function stopMidAnswer(producer: Node, other: Node): Promise<void> {
   const stats = producer.app.chat

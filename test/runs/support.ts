@@ -119,20 +119,6 @@ export function postChat(base: string, query: string, message: string): Promise<
   })
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-export async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<void> {
-  const t0 = Date.now()
-  while (!(await check())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`)
-    await sleep(10)
-  }
-}
-
 /** Run `fn` over `items` with at most `limit` at once. */
 export async function pool<T, R>(
   items: readonly T[],

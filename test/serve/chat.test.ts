@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { answerFor } from '../../src/cli/chat.js'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { type RunningApp, serveApp } from '../helpers/serve.js'
-import { postChat, sleep, waitUntil } from './support.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
+import { postChat } from './support.js'
 
 let running: RunningApp
 

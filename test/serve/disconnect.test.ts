@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningApp, serveApp } from '../helpers/serve.js'
-import { postChat, sleep, waitUntil } from './support.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
+import { postChat } from './support.js'
 
 let running: RunningApp
 

@@ -43,15 +43,3 @@ export async function postChat(
   }
   return { status: res.status, headers: res.headers, events, text }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-export async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<number> {
-  const t0 = performance.now()
-  while (!check()) {
-    if (performance.now() - t0 > timeoutMs)
-      throw new Error(`condition not met within ${timeoutMs} ms`)
-    await sleep(5)
-  }
-  return performance.now() - t0
-}

@@ -16,7 +16,8 @@ import {
   fastifyEventStreamHandler,
   honoEventStream,
 } from '../../src/server/index.js'
-import { readWire, waitUntil } from './support.js'
+import { waitUntil } from '../helpers/wait.js'
+import { readWire } from './support.js'
 
 /** What every app serves: three events 60 ms apart, then the end. */
 async function threeTicks(stream: EventStream): Promise<void> {

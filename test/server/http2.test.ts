@@ -7,7 +7,7 @@ import http2 from 'node:http2'
 import { afterEach, expect, it } from 'vitest'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { createEventStream, type EventStream } from '../../src/server/index.js'
-import { waitUntil } from './support.js'
+import { waitUntil } from '../helpers/wait.js'
 
 let server: http2.Http2Server | undefined
 afterEach(

@@ -15,14 +15,8 @@ import {
   StreamClosedError,
   streamStats,
 } from '../../src/server/index.js'
-import {
-  readWire,
-  sleep,
-  startServer,
-  stalledClient,
-  type TestServer,
-  waitUntil,
-} from './support.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
+import { readWire, startServer, stalledClient, type TestServer } from './support.js'
 
 let server: TestServer | undefined
 afterEach(async () => {

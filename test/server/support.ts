@@ -133,16 +133,3 @@ export function stalledClient(port: number, path = '/'): Promise<Socket> {
     socket.on('error', reject)
   })
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-/** Poll `check` every 10 ms until it is true or `timeoutMs` passed; returns the elapsed ms. */
-export async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<number> {
-  const t0 = performance.now()
-  while (!check()) {
-    if (performance.now() - t0 > timeoutMs)
-      throw new Error(`condition not met within ${timeoutMs} ms`)
-    await sleep(10)
-  }
-  return performance.now() - t0
-}

@@ -11,7 +11,7 @@ import {
   type StreamClosedError,
 } from '../../src/server/index.js'
 import { readEvents } from '../helpers/sse.js'
-import { sleep, waitUntil } from './support.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
 
 describe('eventStreamResponse', () => {
   it('carries the event-stream headers and what the producer sends', async () => {
