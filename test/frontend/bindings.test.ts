@@ -13,8 +13,8 @@ import { build, type PluginOption } from 'vite'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { tokenize } from '../../src/cli/chat.js'
 import { describeExternal } from '../helpers/external.js'
-import { type Served, serveWithApp, tempDir } from './app-build.js'
-import { type Browser, launchBrowser, until } from './support.js'
+import { type Served, type ServedPage, servePage } from './app-build.js'
+import { type Browser, until } from './support.js'
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
 
@@ -55,21 +55,15 @@ const text = async (page: Page, sel: string) => (await page.locator(sel).textCon
 
 function bindingSuite(name: 'vue' | 'react', plugin: () => PluginOption, message: string) {
   describeExternal(['chromium'], `sluice/${name} in a Vite-built page, in Chromium`, () => {
-    let out: { dir: string; remove: () => Promise<void> }
+    let site: ServedPage
     let served: Served
     let browser: Browser
 
     beforeAll(async () => {
-      out = await tempDir(`sluice-${name}-`)
-      await buildFixture(name, plugin(), out.dir)
-      served = await serveWithApp(out.dir)
-      browser = await launchBrowser()
+      site = await servePage(`sluice-${name}-`, (dir) => buildFixture(name, plugin(), dir))
+      ;({ served, browser } = site)
     })
-    afterAll(async () => {
-      await browser?.close()
-      await served?.close()
-      await out?.remove()
-    })
+    afterAll(() => site?.close())
 
     it("streams an answer with the guide's fetch-event-source options through useEventStream", async () => {
       const page = await browser.context.newPage()

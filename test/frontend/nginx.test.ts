@@ -15,7 +15,7 @@ import {
   type Started,
   waitForPort,
 } from '../helpers/external.js'
-import { buildApp, type Served, serveWithApp, tempDir } from './app-build.js'
+import { buildApp, type Served, type ServedPage, servePage } from './app-build.js'
 import {
   type Browser,
   checkStreamingThrough,
@@ -128,23 +128,19 @@ describeExternal(['nginx', 'chromium'], 'nginx with examples/nginx/sluice.conf',
 })
 
 describeExternal(['nginx', 'chromium'], 'the demo page of sluice serve behind nginx', () => {
-  let out: { dir: string; remove: () => Promise<void> }
+  let site: ServedPage
   let served: Served
   let nginx: { front: string; stop: () => Promise<void> }
   let browser: Browser
 
   beforeAll(async () => {
-    out = await tempDir('sluice-app-')
-    await buildApp(out.dir)
-    served = await serveWithApp(out.dir)
-    nginx = await startNginx(Number(new URL(served.url).port))
-    browser = await launchBrowser()
+    site = await servePage('sluice-app-', buildApp)
+    ;({ served, browser } = site)
+    nginx = await startNginx(served.port)
   })
   afterAll(async () => {
-    await browser?.close()
     await nginx?.stop()
-    await served?.close()
-    await out?.remove()
+    await site?.close()
   })
 
   it('streams the chat answer token by token, and a closed tab ends the feed stream on the server', async () => {

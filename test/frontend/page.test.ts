@@ -11,8 +11,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { tokenize } from '../../src/cli/chat.js'
 import { createProxyServer } from '../../src/cli/proxy.js'
 import { describeExternal, freePort } from '../helpers/external.js'
-import { buildApp, type Served, serveWithApp, tempDir } from './app-build.js'
-import { type Browser, launchBrowser, until } from './support.js'
+import { buildApp, type Served, type ServedPage, servePage } from './app-build.js'
+import { type Browser, until } from './support.js'
 
 const IMG_DIR = fileURLToPath(new URL('../../docs/img/', import.meta.url))
 
@@ -31,21 +31,15 @@ async function recordAnswer(page: Page): Promise<void> {
 const answerStatus = (page: Page) => page.locator('#answer').getAttribute('data-status')
 
 describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () => {
-  let out: { dir: string; remove: () => Promise<void> }
+  let site: ServedPage
   let served: Served
   let browser: Browser
 
   beforeAll(async () => {
-    out = await tempDir('sluice-app-')
-    await buildApp(out.dir)
-    served = await serveWithApp(out.dir)
-    browser = await launchBrowser()
+    site = await servePage('sluice-app-', buildApp)
+    ;({ served, browser } = site)
   })
-  afterAll(async () => {
-    await browser?.close()
-    await served?.close()
-    await out?.remove()
-  })
+  afterAll(() => site?.close())
 
   it('serves the built page and its assets, with no external URLs', async () => {
     const res = await fetch(served.url + '/')
