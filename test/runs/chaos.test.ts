@@ -8,12 +8,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { events } from '../../src/client/index.js'
-import { redisStore } from '../../src/hub/redis-store.js'
 import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
-import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { readEvents } from '../helpers/sse.js'
-import { type Node, pool, postChat, startChaosProxy, startNode } from './support.js'
+import {
+  type Node,
+  type NodesOnRedis,
+  pool,
+  postChat,
+  startChaosProxy,
+  startNode,
+  startNodesOnRedis,
+} from './support.js'
 
 const RUNS = 100
 const TOKENS = 200
@@ -92,19 +98,14 @@ describe('chaos on the memory store', () => {
 })
 
 describeExternal(['redis-server'], 'chaos on Redis, resumes on the other node', () => {
-  let redis: RedisServer
+  let nodes: NodesOnRedis
   let a: Node
   let b: Node
   beforeAll(async () => {
-    redis = await startRedis()
-    a = await startNode(await redisStore({ url: redis.url }))
-    b = await startNode(await redisStore({ url: redis.url }))
+    nodes = await startNodesOnRedis()
+    ;({ a, b } = nodes)
   }, 30_000)
-  afterAll(async () => {
-    await a?.close()
-    await b?.close()
-    await redis?.stop()
-  })
+  afterAll(() => nodes?.close())
 
   it(`${RUNS} runs started on node A and resumed on node B after each cut reassemble exactly`, async () => {
     const messages = Array.from({ length: RUNS }, (_, i) => `redis question ${i}`)

@@ -5,13 +5,11 @@
  * On one node (memory), and on Redis with the DELETE sent to the other node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { redisStore } from '../../src/hub/redis-store.js'
 import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
-import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { readEvents } from '../helpers/sse.js'
 import { sleep, waitUntil } from '../helpers/wait.js'
-import { type Node, postChat, startNode } from './support.js'
+import { type Node, type NodesOnRedis, postChat, startNode, startNodesOnRedis } from './support.js'
 
 async function stopMidAnswer(producer: Node, other: Node): Promise<void> {
   const stats = producer.app.chat
@@ -105,19 +103,14 @@ describe('DELETE mid-answer on one node (memory store)', () => {
 })
 
 describeExternal(['redis-server'], 'DELETE on the other node (Redis)', () => {
-  let redis: RedisServer
+  let nodes: NodesOnRedis
   let a: Node
   let b: Node
   beforeAll(async () => {
-    redis = await startRedis()
-    a = await startNode(await redisStore({ url: redis.url }))
-    b = await startNode(await redisStore({ url: redis.url }))
+    nodes = await startNodesOnRedis()
+    ;({ a, b } = nodes)
   }, 30_000)
-  afterAll(async () => {
-    await a?.close()
-    await b?.close()
-    await redis?.stop()
-  })
+  afterAll(() => nodes?.close())
 
   it('a DELETE on node B aborts the producer on node A within 1 s; every follower gets the final event', async () => {
     await stopMidAnswer(a, b)

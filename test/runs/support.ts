@@ -7,7 +7,9 @@ import { connect, createServer, type Socket } from 'node:net'
 import { createServeApp } from '../../src/cli/serve.js'
 import { createHub } from '../../src/hub/hub.js'
 import type { RunsOptions } from '../../src/hub/runs.js'
+import { redisStore } from '../../src/hub/redis-store.js'
 import type { Store } from '../../src/hub/store.js'
+import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { listenApp, type RunningApp } from '../helpers/serve.js'
 
 export interface Node extends RunningApp {
@@ -26,6 +28,31 @@ export async function startNode(store?: Store, runs: RunsOptions = { retry: 50 }
     handler(req, res)
   }
   return { ...(await listenApp(app, 200)), requests }
+}
+
+export interface NodesOnRedis {
+  redis: RedisServer
+  a: Node
+  b: Node
+  /** Close both nodes, then stop Redis. */
+  close(): Promise<void>
+}
+
+/** A real redis-server and two nodes over it, each with its own connection (as two processes would). */
+export async function startNodesOnRedis(): Promise<NodesOnRedis> {
+  const redis = await startRedis()
+  const a = await startNode(await redisStore({ url: redis.url }))
+  const b = await startNode(await redisStore({ url: redis.url }))
+  return {
+    redis,
+    a,
+    b,
+    async close() {
+      await a.close()
+      await b.close()
+      await redis.stop()
+    },
+  }
 }
 
 export interface ChaosProxy {
