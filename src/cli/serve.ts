@@ -16,6 +16,7 @@ import { createEventStream } from '../server/node.js'
 import { type ChatStats, chatHandler, chatRunFormat, createChatStats } from './chat.js'
 import { appRoutes } from './static.js'
 import { createHub, type Hub } from '../hub/hub.js'
+import { corsHeaders, originAllowed, preflightHeaders } from '../hub/cors.js'
 import { hubRoutes } from '../hub/http.js'
 import { memoryStore } from '../hub/memory-store.js'
 import { createRuns, type RunsOptions } from '../hub/runs.js'
@@ -111,23 +112,56 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
   closeHooks.push(() => hub.close())
   const postChat = chatHandler({ stats: chat, openStream, runs })
   const runOptions = (url: URL) => ({ openStream, format: chatRunFormat(url) })
+  // --cors-origin covers the chat routes too: a front end on another origin POSTs
+  // /chat with JSON (a preflight), reads Sluice-Resume-Url, resumes with GET, stops with DELETE.
+  const cors = hub.options.cors
+  const withCors =
+    (handler: RouteHandler): RouteHandler =>
+    (req, res, ctx) => {
+      for (const [k, v] of Object.entries(corsHeaders(cors, req.headers.origin))) {
+        res.setHeader(k, v)
+      }
+      return handler(req, res, ctx)
+    }
+  const chatPreflight =
+    (methods: string): RouteHandler =>
+    (req, res) => {
+      const origin = req.headers.origin
+      discardBody(req, res)
+      if (!cors || !origin || !originAllowed(cors, origin)) {
+        throw new SluiceError(
+          'CORS_REFUSED',
+          `Origin ${origin ?? '(none)'} is not allowed; add it with --cors-origin.`,
+          { status: 403 },
+        )
+      }
+      res.writeHead(204, preflightHeaders(cors, origin, methods)).end()
+    }
 
   // The routing table. Mount new routes here, one line each.
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', handler: healthz },
-    { method: 'POST', path: '/chat', handler: (req, res, ctx) => postChat(req, res, ctx.url) },
+    {
+      method: 'POST',
+      path: '/chat',
+      handler: withCors((req, res, ctx) => postChat(req, res, ctx.url)),
+    },
+    { method: 'OPTIONS', path: '/chat', handler: chatPreflight('POST, OPTIONS') },
     ...hubRoutes(hub), // hub: GET /events, POST /publish, GET /metrics, OPTIONS (CORS preflight)
     // runs: resume (replay after Last-Event-ID, then live) and stop, on any node
     {
       method: 'GET',
       path: '/chat/:runId',
-      handler: (req, res, ctx) => runs.resume(req, res, ctx.params.runId, runOptions(ctx.url)),
+      handler: withCors((req, res, ctx) =>
+        runs.resume(req, res, ctx.params.runId, runOptions(ctx.url)),
+      ),
     },
     {
       method: 'DELETE',
       path: '/chat/:runId',
-      handler: (req, res, ctx) => runs.stopRun(req, res, ctx.params.runId),
+      handler: withCors((req, res, ctx) => runs.stopRun(req, res, ctx.params.runId)),
     },
+    { method: 'OPTIONS', path: '/chat/:runId', handler: chatPreflight('GET, DELETE, OPTIONS') },
     ...appRoutes(), // GET /, /assets/:file: the demo page (src/app, built into dist/app)
   ]
 

@@ -36,10 +36,14 @@ export function corsHeaders(
 }
 
 /** Headers for a preflight answer (204). */
-export function preflightHeaders(cors: CorsOptions, origin: string): Record<string, string> {
+export function preflightHeaders(
+  cors: CorsOptions,
+  origin: string,
+  methods = 'GET, POST, OPTIONS',
+): Record<string, string> {
   return {
     ...corsHeaders(cors, origin),
-    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-methods': methods,
     'access-control-allow-headers': ALLOWED_HEADERS,
     'access-control-max-age': String(cors.maxAge ?? 600),
   }

@@ -180,7 +180,8 @@ describe('bad requests get a 4xx with a JSON body naming the problem', () => {
     expect(res.status).toBe(413)
     expect((await res.json()).error).toBe('BODY_TOO_LARGE')
     const wrong = await expectError({ method: 'GET' }, 405, 'METHOD_NOT_ALLOWED')
-    expect(wrong.headers.get('allow')).toBe('POST')
+    // OPTIONS is the CORS preflight (answered for the origins given with --cors-origin).
+    expect(wrong.headers.get('allow')).toBe('POST, OPTIONS')
     await expectError({ path: '/nope', method: 'GET' }, 404, 'NOT_FOUND')
     await expectError({ path: '/chat?delay=-1', body: '{"message":"hi"}' }, 400, 'BAD_REQUEST')
     await expectError({ path: '/chat?format=xml', body: '{"message":"hi"}' }, 400, 'BAD_REQUEST')
