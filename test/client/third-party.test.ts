@@ -5,7 +5,6 @@
  * those servers' own docs point their users to).
  */
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
 import { createSession } from 'better-sse'
@@ -16,6 +15,7 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EventSource, events, fetchEventSource } from '../../src/client/index.js'
+import { listenLoopback } from '../helpers/http.js'
 import {
   describeExternal,
   freePort,
@@ -129,8 +129,7 @@ describe('better-sse on node:http', () => {
       session.push({ lines: ['line one', 'line two'] }, 'message', '2')
       session.push({ ok: true, text: 'héllo ✓' }, 'done', '3')
     })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    url = `${(await listenLoopback(server)).url}/`
   })
   afterAll(() => {
     server.closeAllConnections()

@@ -8,6 +8,7 @@ import { WebSocket, WebSocketServer } from 'ws'
 import { createProxyServer } from '../../src/cli/proxy.js'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal, freePort, type Started } from '../helpers/external.js'
+import { listenLoopback } from '../helpers/http.js'
 import { startSluice } from '../helpers/serve.js'
 import {
   type Browser,
@@ -16,12 +17,6 @@ import {
   type Producer,
   startProducer,
 } from './support.js'
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const addr = server.address()
-  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
-}
 
 /** Read an SSE response with sluice's parser, noting when each event arrived. */
 async function readEvents(res: Response): Promise<Array<EventSourceMessage & { at: number }>> {
@@ -44,7 +39,7 @@ describe('sluice proxy (in-process)', () => {
   beforeAll(async () => {
     producer = await startProducer()
     proxy = createProxyServer({ target: producer.url })
-    front = await listen(proxy)
+    front = (await listenLoopback(proxy)).url
   })
   afterAll(async () => {
     proxy.closeAllConnections()
@@ -114,7 +109,7 @@ describe('sluice proxy (in-process)', () => {
 
   it('answers 502 with a JSON error when the upstream is down', async () => {
     const dead = createProxyServer({ target: `http://127.0.0.1:${await freePort()}` })
-    const url = await listen(dead)
+    const url = (await listenLoopback(dead)).url
     try {
       const res = await fetch(url + '/anything')
       expect(res.status).toBe(502)
@@ -131,7 +126,7 @@ describe('sluice proxy (in-process)', () => {
     await new Promise((r) => wss.once('listening', r))
     wss.on('connection', (sock) => sock.on('message', (m) => sock.send(`echo ${m}`)))
     const wsProxy = createProxyServer({ target: `http://127.0.0.1:${(wss.address() as any).port}` })
-    const url = await listen(wsProxy)
+    const url = (await listenLoopback(wsProxy)).url
     try {
       const ws = new WebSocket(url.replace('http', 'ws') + '/hmr')
       await new Promise((r, j) => ws.once('open', r).once('error', j))

@@ -7,6 +7,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import { encodeComment, encodeEvent } from '../../src/protocol/index.js'
 import { type Browser, launchBrowser as launch } from '../helpers/browser.js'
+import { listenLoopback } from '../helpers/http.js'
 
 export type { Browser } from '../helpers/browser.js'
 
@@ -115,12 +116,8 @@ export async function startProducer(): Promise<Producer> {
     }, interval)
     res.once('close', () => finish(res.writableFinished ? 'done' : 'client-gone'))
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
   return {
-    port,
-    url: `http://127.0.0.1:${port}`,
+    ...(await listenLoopback(server)),
     streams,
     async close() {
       server.closeAllConnections()

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http'
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub, type Hub, type HubOptions } from '../../src/hub/index.js'
+import { listenLoopback } from '../helpers/http.js'
 
 const SECRET = 'test-secret-at-least-32-bytes-long!!'
 const key = new TextEncoder().encode(SECRET)
@@ -23,10 +24,9 @@ const servers: { hub: Hub; server: Server }[] = []
 async function serve(options: HubOptions): Promise<string> {
   const hub = createHub({ heartbeat: 0, ...options })
   const server = createServer(hub.handler())
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { url } = await listenLoopback(server)
   servers.push({ hub, server })
-  const addr = server.address()
-  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+  return url
 }
 afterAll(async () => {
   for (const { hub, server } of servers) {

@@ -9,6 +9,7 @@ import { SignJWT } from 'jose'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, type Hub } from '../../src/hub/index.js'
 import { type Browser, launchBrowser } from '../helpers/browser.js'
+import { listenLoopback } from '../helpers/http.js'
 import { describeExternal } from '../helpers/external.js'
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>hub</title>
@@ -42,9 +43,7 @@ describeExternal(['chromium'], 'native EventSource in Chromium', () => {
       }
       handle(req, res)
     })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    const addr = server.address()
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+    base = (await listenLoopback(server)).url
     browser = await launchBrowser()
   })
 
@@ -87,9 +86,7 @@ describeExternal(['chromium'], 'native EventSource in Chromium', () => {
       cors: { origins: [base] },
     })
     const other = createServer(secure.handler())
-    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r))
-    const addr = other.address()
-    const hubUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+    const hubUrl = (await listenLoopback(other)).url
     const token = await new SignJWT({ sluice: { subscribe: ['vault'], publish: ['vault'] } })
       .setProtectedHeader({ alg: 'HS256' })
       .setExpirationTime('5m')

@@ -4,12 +4,12 @@
  * events, not the subscribers (counted by Redis itself, INFO commandstats).
  */
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, redisStore, type Hub } from '../../src/hub/index.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
+import { listenLoopback } from '../helpers/http.js'
 import { openSse } from '../helpers/sse.js'
 
 async function calls(admin: Redis, command: string): Promise<number> {
@@ -22,13 +22,14 @@ describeExternal(['redis-server'], 'fan-out on Redis', () => {
   let redis: RedisServer
   let hub: Hub
   let server: Server
+  let base: string
   let admin: Redis
   beforeAll(async () => {
     redis = await startRedis()
     admin = new Redis(redis.url)
     hub = createHub({ store: await redisStore({ url: redis.url }), heartbeat: 0 })
     server = createServer(hub.handler())
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    base = (await listenLoopback(server)).url
   })
   afterAll(async () => {
     await hub?.close()
@@ -39,7 +40,6 @@ describeExternal(['redis-server'], 'fan-out on Redis', () => {
   })
 
   it('50 subscribers, 200 events: one XREAD stream per node, not per connection', async () => {
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     const subs = await Promise.all(
       Array.from({ length: 50 }, () => openSse(`${base}/events?topic=fan`)),
     )

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub, memoryStore, type Hub } from '../../src/hub/index.js'
+import { listenLoopback } from '../helpers/http.js'
 import { openSse } from '../helpers/sse.js'
 import { publish } from './sse.js'
 
@@ -16,9 +17,7 @@ let base: string
 beforeAll(async () => {
   hub = createHub({ store: memoryStore({ maxLength: 50 }), heartbeat: 0 })
   server = createServer(hub.handler())
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const addr = server.address()
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+  base = (await listenLoopback(server)).url
 })
 
 afterAll(async () => {

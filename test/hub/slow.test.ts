@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, memoryStore, type Hub } from '../../src/hub/index.js'
+import { listenLoopback } from '../helpers/http.js'
 import { createParser } from '../../src/protocol/index.js'
 import type { EventSourceMessage } from '../../src/protocol/types.js'
 import { openSse } from '../helpers/sse.js'
@@ -21,9 +22,7 @@ beforeAll(async () => {
     heartbeat: 0,
   })
   server = createServer(hub.handler())
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const addr = server.address()
-  port = typeof addr === 'object' && addr ? addr.port : 0
+  port = (await listenLoopback(server)).port
 })
 
 afterAll(async () => {

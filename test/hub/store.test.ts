@@ -4,7 +4,6 @@
  * and no duplicate at the seam.
  */
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub } from '../../src/hub/hub.js'
 import { Redis } from 'ioredis'
@@ -14,6 +13,7 @@ import { parseId } from '../../src/hub/ids.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
+import { listenLoopback } from '../helpers/http.js'
 import { waitUntil } from '../helpers/wait.js'
 
 let prefixN = 0
@@ -187,8 +187,7 @@ describeExternal(['redis-server'], 'redisStore', () => {
     const own = await startRedis()
     const hub = createHub({ store: await redisStore({ url: own.url }) })
     const server = createServer(hub.handler())
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const base = (await listenLoopback(server)).url
     await own.stop()
     const pub = await fetch(`${base}/publish`, {
       method: 'POST',

@@ -6,6 +6,7 @@ import {
   encodeEvent,
   isSluiceError,
 } from '../../src/protocol/index.js'
+import { listenLoopback } from '../helpers/http.js'
 import { utf8 } from './collect.js'
 
 function source(chunks: (Uint8Array | string)[]): ReadableStream<Uint8Array | string> {
@@ -51,10 +52,9 @@ describe('EventStreamParser', () => {
       res.write(': keep-alive\r\n\r\nid: 1\r\ndata: one\r')
       setTimeout(() => res.end('\n\r\ndata: two\n\n'), 20)
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as { port: number }
+    const { url } = await listenLoopback(server)
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/`)
+      const res = await fetch(`${url}/`)
       const retries: number[] = []
       const comments: string[] = []
       const events = await readAll(

@@ -19,6 +19,7 @@ import { events } from '../../src/client/index.js'
 import { SluiceError } from '../../src/protocol/errors.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis } from '../helpers/redis.js'
+import { listenLoopback } from '../helpers/http.js'
 import { readEvents } from '../helpers/sse.js'
 import { sleep, waitUntil } from '../helpers/wait.js'
 import { pool } from './support.js'
@@ -198,9 +199,7 @@ describe('node:http', () => {
       else if (req.method === 'DELETE') void h.stopRun(req, res, url.pathname.split('/').pop()!)
     })
     servers.push(server)
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-    const addr = server.address()
-    return { url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, signals }
+    return { url: (await listenLoopback(server)).url, signals }
   }
 
   it('by default a disconnect leaves the run going; with stopOnDisconnect it stops when nobody follows', async () => {

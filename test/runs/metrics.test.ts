@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub } from '../../src/hub/hub.js'
 import { createRuns } from '../../src/hub/runs.js'
 import { memoryStore } from '../../src/hub/memory-store.js'
+import { listenLoopback } from '../helpers/http.js'
 import { type Node, startNode } from './support.js'
 
 /** `name{labels} value` lines of a Prometheus text as a map. */
@@ -108,9 +109,7 @@ describe('runs in a hub handler of your own', () => {
       }
       hub.handler()(req, res)
     })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    const addr = server.address()
-    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+    const { url } = await listenLoopback(server)
     try {
       await (await fetch(`${url}/chat`, { method: 'POST' })).text()
       const m = await metrics(url)

@@ -9,6 +9,7 @@ import { createHub } from '../../src/hub/hub.js'
 import type { RunsOptions } from '../../src/hub/runs.js'
 import { redisStore } from '../../src/hub/redis-store.js'
 import type { Store } from '../../src/hub/store.js'
+import { listenLoopback } from '../helpers/http.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { listenApp, type RunningApp } from '../helpers/serve.js'
 
@@ -130,10 +131,7 @@ export async function startChaosProxy(
     client.on('close', drop)
     upstream.on('close', () => client.end())
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  const addr = server.address()
-  proxy.port = typeof addr === 'object' && addr ? addr.port : 0
-  proxy.url = `http://127.0.0.1:${proxy.port}`
+  Object.assign(proxy, await listenLoopback(server))
   return proxy
 }
 

@@ -7,6 +7,7 @@ import http2 from 'node:http2'
 import { afterEach, expect, it } from 'vitest'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { createEventStream, type EventStream } from '../../src/server/index.js'
+import { listenLoopback } from '../helpers/http.js'
 import { waitUntil } from '../helpers/wait.js'
 
 let server: http2.Http2Server | undefined
@@ -16,8 +17,7 @@ afterEach(
 
 async function start(onStream: (s: EventStream) => void): Promise<string> {
   server = http2.createServer((req, res) => onStream(createEventStream(req, res, { heartbeat: 0 })))
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  return (await listenLoopback(server)).url
 }
 
 it('streams over HTTP/2 without a Connection header, and sees a reset stream as a disconnect', async () => {

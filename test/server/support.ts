@@ -11,6 +11,7 @@ import {
 } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
+import { listenLoopback } from '../helpers/http.js'
 
 export interface TestServer {
   server: Server
@@ -24,13 +25,9 @@ export async function startServer(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<TestServer> {
   const server = createServer(handler)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
   return {
     server,
-    port,
-    url: `http://127.0.0.1:${port}`,
+    ...(await listenLoopback(server)),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
