@@ -11,15 +11,7 @@ import { events } from '../../src/client/index.js'
 import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
 import { readEvents } from '../helpers/sse.js'
-import {
-  type Node,
-  type NodesOnRedis,
-  pool,
-  postChat,
-  startChaosProxy,
-  startNode,
-  startNodesOnRedis,
-} from './support.js'
+import { type Node, pool, postChat, startChaosProxy, startNode, nodesOnRedis } from './support.js'
 
 const RUNS = 100
 const TOKENS = 200
@@ -98,16 +90,10 @@ describe('chaos on the memory store', () => {
 })
 
 describeExternal(['redis-server'], 'chaos on Redis, resumes on the other node', () => {
-  let nodes: NodesOnRedis
-  let a: Node
-  let b: Node
-  beforeAll(async () => {
-    nodes = await startNodesOnRedis()
-    ;({ a, b } = nodes)
-  }, 30_000)
-  afterAll(() => nodes?.close())
+  const nodes = nodesOnRedis()
 
   it(`${RUNS} runs started on node A and resumed on node B after each cut reassemble exactly`, async () => {
+    const { a, b } = nodes()
     const messages = Array.from({ length: RUNS }, (_, i) => `redis question ${i}`)
     const expected = await pool(messages, 10, (m) => uninterrupted(a, m))
     // The first connection (the POST) goes to A; every later one (the resumes) to B.

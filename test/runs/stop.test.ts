@@ -9,7 +9,7 @@ import type { EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal } from '../helpers/external.js'
 import { readEvents } from '../helpers/sse.js'
 import { sleep, waitUntil } from '../helpers/wait.js'
-import { type Node, type NodesOnRedis, postChat, startNode, startNodesOnRedis } from './support.js'
+import { type Node, nodesOnRedis, postChat, startNode } from './support.js'
 
 async function stopMidAnswer(producer: Node, other: Node): Promise<void> {
   const stats = producer.app.chat
@@ -103,16 +103,10 @@ describe('DELETE mid-answer on one node (memory store)', () => {
 })
 
 describeExternal(['redis-server'], 'DELETE on the other node (Redis)', () => {
-  let nodes: NodesOnRedis
-  let a: Node
-  let b: Node
-  beforeAll(async () => {
-    nodes = await startNodesOnRedis()
-    ;({ a, b } = nodes)
-  }, 30_000)
-  afterAll(() => nodes?.close())
+  const nodes = nodesOnRedis()
 
   it('a DELETE on node B aborts the producer on node A within 1 s; every follower gets the final event', async () => {
+    const { a, b } = nodes()
     await stopMidAnswer(a, b)
   }, 30_000)
 })

@@ -4,6 +4,7 @@
  * (reading the streams: test/helpers/sse.ts).
  */
 import { connect, createServer, type Socket } from 'node:net'
+import { afterAll, beforeAll } from 'vitest'
 import { createServeApp } from '../../src/cli/serve.js'
 import { createHub } from '../../src/hub/hub.js'
 import type { RunsOptions } from '../../src/hub/runs.js'
@@ -37,6 +38,23 @@ export interface NodesOnRedis {
   b: Node
   /** Close both nodes, then stop Redis. */
   close(): Promise<void>
+}
+
+/**
+ * For a `describe` block: a real redis-server and nodes A and B over it (each
+ * with its own connection, as two processes would have), started before the
+ * block's tests and closed after them. Call the result inside a test.
+ */
+export function nodesOnRedis(): () => NodesOnRedis {
+  let nodes: NodesOnRedis | undefined
+  beforeAll(async () => {
+    nodes = await startNodesOnRedis()
+  }, 30_000)
+  afterAll(() => nodes?.close())
+  return () => {
+    if (!nodes) throw new Error('nodesOnRedis(): Redis and the nodes are not started yet')
+    return nodes
+  }
 }
 
 /** A real redis-server and two nodes over it, each with its own connection (as two processes would). */
