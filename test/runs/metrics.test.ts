@@ -6,8 +6,18 @@
 import { createServer } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub } from '../../src/hub/hub.js'
-import { createRuns } from '../../src/hub/runs.js'
 import { memoryStore } from '../../src/hub/memory-store.js'
+import { redisStore } from '../../src/hub/redis-store.js'
+import { createRuns } from '../../src/hub/runs.js'
+import type { Store } from '../../src/hub/store.js'
+import {
+  describeExternal,
+  freePort,
+  requireBinary,
+  type Started,
+  start,
+  waitForPort,
+} from '../helpers/external.js'
 import { listenLoopback } from '../helpers/http.js'
 import { type Node, startNode } from './support.js'
 
@@ -134,5 +144,64 @@ describe('runs in a hub handler of your own', () => {
     const m = samples(runs.metricsText())
     expect(m.get('sluice_runs_ended_total{reason="lost"}')).toBe(1)
     expect(m.get('sluice_runs_active')).toBe(0)
+  })
+})
+
+describeExternal(['redis-server'], 'a run lost with its node, on Redis', () => {
+  let redis: Started
+  let url: string
+  beforeAll(async () => {
+    const port = await freePort()
+    redis = start(requireBinary('redis-server'), [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ])
+    await waitForPort(port, 10_000)
+    url = `redis://127.0.0.1:${port}`
+  })
+  afterAll(() => redis?.stop())
+
+  it('the node whose follower finds the lease lapsed counts sluice_runs_lost_detected_total', async () => {
+    const realA = await redisStore({ url, prefix: 'lost-test:' })
+    const storeB = await redisStore({ url, prefix: 'lost-test:' })
+    // Node A "dies": from now on its writes (events, lease markers, TTL renewals) never land.
+    let dead = false
+    const storeA = new Proxy(realA, {
+      get(target, prop, receiver) {
+        if (dead && (prop === 'append' || prop === 'expire')) return () => new Promise(() => {})
+        const v = Reflect.get(target, prop, receiver)
+        return typeof v === 'function' ? v.bind(target) : v
+      },
+    }) as Store
+    const lease = 300
+    const runsA = createRuns(storeA, { lease })
+    const runsB = createRuns(storeB, { lease })
+    try {
+      const started = await runsA.start(async (_run, signal) => {
+        await new Promise((resolve) => signal.addEventListener('abort', resolve))
+      })
+      const follower = await runsB.open(started.runId, '')
+      const ended = new Promise<string>((resolve) =>
+        follower.start({ event: () => {}, end: (reason) => resolve(reason) }),
+      )
+      dead = true
+      const t0 = Date.now()
+      expect(await ended).toBe('lost')
+      // Told within a few leases, never left hanging.
+      expect(Date.now() - t0).toBeLessThan(lease * 10)
+      const b = samples(runsB.metricsText())
+      expect(b.get('sluice_runs_lost_detected_total')).toBe(1)
+      expect(b.get('sluice_runs_started_total')).toBe(0)
+    } finally {
+      await runsB.close()
+      await storeB.close()
+      await realA.close()
+    }
   })
 })
