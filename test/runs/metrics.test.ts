@@ -10,15 +10,9 @@ import { memoryStore } from '../../src/hub/memory-store.js'
 import { redisStore } from '../../src/hub/redis-store.js'
 import { createRuns } from '../../src/hub/runs.js'
 import type { Store } from '../../src/hub/store.js'
-import {
-  describeExternal,
-  freePort,
-  requireBinary,
-  type Started,
-  start,
-  waitForPort,
-} from '../helpers/external.js'
+import { describeExternal } from '../helpers/external.js'
 import { listenLoopback } from '../helpers/http.js'
+import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { type Node, startNode } from './support.js'
 
 /** `name{labels} value` lines of a Prometheus text as a map. */
@@ -148,22 +142,11 @@ describe('runs in a hub handler of your own', () => {
 })
 
 describeExternal(['redis-server'], 'a run lost with its node, on Redis', () => {
-  let redis: Started
+  let redis: RedisServer
   let url: string
   beforeAll(async () => {
-    const port = await freePort()
-    redis = start(requireBinary('redis-server'), [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ])
-    await waitForPort(port, 10_000)
-    url = `redis://127.0.0.1:${port}`
+    redis = await startRedis()
+    url = redis.url
   })
   afterAll(() => redis?.stop())
 
