@@ -7,14 +7,14 @@
  */
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createServeApp, listen, shutdown, type ServeApp } from '../../src/cli/serve.js'
 import { createHub } from '../../src/hub/hub.js'
 import { type Browser, launchBrowser } from '../helpers/browser.js'
 import { describeExternal } from '../helpers/external.js'
+import { listenLoopback } from '../helpers/http.js'
+import { type RunningApp, serveApp } from '../helpers/serve.js'
 
 describeExternal(['chromium'], 'CORS on the chat routes of sluice serve, in Chromium', () => {
-  let app: ServeApp
-  let server: Server
+  let running: RunningApp
   let api: string
   let page: Server
   let pageOrigin: string
@@ -25,21 +25,14 @@ describeExternal(['chromium'], 'CORS on the chat routes of sluice serve, in Chro
     page = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>')
     })
-    await new Promise<void>((r) => page.listen(0, '127.0.0.1', r))
-    const pageAddr = page.address()
-    pageOrigin = `http://127.0.0.1:${typeof pageAddr === 'object' && pageAddr ? pageAddr.port : 0}`
-    app = createServeApp({
-      hub: createHub({ cors: { origins: [pageOrigin] } }),
-      log: () => {},
-    })
-    server = await listen(app, '127.0.0.1', 0)
-    const addr = server.address()
-    api = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
+    pageOrigin = (await listenLoopback(page)).url
+    running = await serveApp({ hub: createHub({ cors: { origins: [pageOrigin] } }) }, 200)
+    api = running.url
     browser = await launchBrowser()
   })
   afterAll(async () => {
     await browser?.close()
-    await shutdown(app, server, 200)
+    await running?.close()
     await new Promise((r) => page.close(r))
   })
 
@@ -70,7 +63,7 @@ describeExternal(['chromium'], 'CORS on the chat routes of sluice serve, in Chro
     // Headless Chromium sometimes sends this DELETE twice on the wire (one fetch() in the
     // page); the second answer then says the run was already stopped: `stopped: false`.
     expect(result.stop).toMatchObject({ reason: 'stopped' })
-    expect(app.chat.aborted).toBe(1)
+    expect(running.app.chat.aborted).toBe(1)
   })
 
   it('another origin gets no CORS headers, and its preflight is refused', async () => {
