@@ -7,6 +7,7 @@ import { createServer } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 import { describeExternal, requireBinary } from '../helpers/external.js'
+import { listenLoopback } from '../helpers/http.js'
 import { ROOT, type SluiceProcess, startSluice } from '../helpers/serve.js'
 
 describeExternal(['curl'], 'sluice serve (the process)', () => {
@@ -112,8 +113,7 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
     expect(bad.out).toContain('--port')
     // A port already taken: a clear message, exit 1.
     const holder = createServer()
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
-    const heldPort = (holder.address() as { port: number }).port
+    const heldPort = (await listenLoopback(holder)).port
     try {
       const taken = await run(['--port', String(heldPort)])
       expect(taken.code).toBe(1)
