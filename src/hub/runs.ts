@@ -725,6 +725,7 @@ export class Runs {
       timer.unref?.()
     }
     let failures = 0
+    let lostCounted = false
     const check = async (): Promise<void> => {
       timer = undefined
       if (closedHere || ended) return
@@ -744,6 +745,11 @@ export class Runs {
         if (newer.events.length === 0 && (await this.store.info(topic)) === null) {
           return lostNow('The run is gone from the store (expired or flushed).')
         }
+        // Counted before the write (its echo may reach this follower first), once however often the write is retried.
+        if (!lostCounted) {
+          lostCounted = true
+          this.metrics.lostDetected++
+        }
         await this.store.append(topic, {
           event: DONE_EVENT,
           data: JSON.stringify({
@@ -751,7 +757,6 @@ export class Runs {
             message: `The node producing this run stopped renewing its lease (${this.lease} ms): the run was lost.`,
           }),
         })
-        this.metrics.lostDetected++
         await this.store.expire(topic, this.ttl)
         // Deliver whatever the log now says, up to its first terminal event (ours or a racer's).
         const last = await this.store.read([topic], lastSeq)
