@@ -3,11 +3,10 @@
  * header, a cookie or ?access_token=; claims name the topics; 401 for a
  * missing, expired, malformed or wrongly signed token, 403 for the wrong topic.
  */
-import { createServer, type Server } from 'node:http'
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createHub, type Hub, type HubOptions } from '../../src/hub/index.js'
-import { listenLoopback } from '../helpers/http.js'
+import { createHub, type HubOptions } from '../../src/hub/index.js'
+import { type ServedHub, serveHub } from './support.js'
 
 const SECRET = 'test-secret-at-least-32-bytes-long!!'
 const key = new TextEncoder().encode(SECRET)
@@ -20,20 +19,14 @@ async function hs256(claims: object, opts: { exp?: string | number; secret?: Uin
     .sign(opts.secret ?? key)
 }
 
-const servers: { hub: Hub; server: Server }[] = []
+const servers: ServedHub[] = []
 async function serve(options: HubOptions): Promise<string> {
-  const hub = createHub({ heartbeat: 0, ...options })
-  const server = createServer(hub.handler())
-  const { url } = await listenLoopback(server)
-  servers.push({ hub, server })
-  return url
+  const served = await serveHub(createHub({ heartbeat: 0, ...options }))
+  servers.push(served)
+  return served.url
 }
 afterAll(async () => {
-  for (const { hub, server } of servers) {
-    await hub.close()
-    server.closeAllConnections()
-    server.close()
-  }
+  for (const served of servers) await served.close()
 })
 
 function pub(base: string, topic: string, headers: Record<string, string> = {}) {

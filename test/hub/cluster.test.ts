@@ -10,7 +10,7 @@ import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { type SluiceProcess, startSluice } from '../helpers/serve.js'
 import { openSse, type SseConnection } from '../helpers/sse.js'
-import { publish } from './sse.js'
+import { publish } from './support.js'
 
 describeExternal(['redis-server'], 'two sluice serve nodes on one Redis', () => {
   let redis: RedisServer

@@ -3,14 +3,13 @@
  * with 50 subscribers on one node, the number of XREAD calls follows the
  * events, not the subscribers (counted by Redis itself, INFO commandstats).
  */
-import { createServer, type Server } from 'node:http'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, redisStore, type Hub } from '../../src/hub/index.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { listenLoopback } from '../helpers/http.js'
 import { openSse } from '../helpers/sse.js'
+import { type ServedHub, serveHub } from './support.js'
 
 async function calls(admin: Redis, command: string): Promise<number> {
   const info = await admin.info('commandstats')
@@ -20,21 +19,20 @@ async function calls(admin: Redis, command: string): Promise<number> {
 
 describeExternal(['redis-server'], 'fan-out on Redis', () => {
   let redis: RedisServer
+  let served: ServedHub
   let hub: Hub
-  let server: Server
   let base: string
   let admin: Redis
   beforeAll(async () => {
     redis = await startRedis()
     admin = new Redis(redis.url)
-    hub = createHub({ store: await redisStore({ url: redis.url }), heartbeat: 0 })
-    server = createServer(hub.handler())
-    base = (await listenLoopback(server)).url
+    served = await serveHub(
+      createHub({ store: await redisStore({ url: redis.url }), heartbeat: 0 }),
+    )
+    ;({ hub, url: base } = served)
   })
   afterAll(async () => {
-    await hub?.close()
-    server?.closeAllConnections()
-    server?.close()
+    await served?.close()
     admin?.disconnect()
     await redis?.stop()
   })

@@ -11,7 +11,7 @@ import { Hono } from 'hono'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHub } from '../../src/hub/index.js'
 import { openSse } from '../helpers/sse.js'
-import { publish } from './sse.js'
+import { publish } from './support.js'
 
 const toClose: (() => Promise<void> | void)[] = []
 afterAll(async () => {

@@ -3,28 +3,21 @@
  * publish, subscribe to several topics, resume with one Last-Event-ID, loss
  * notices, and 4xx JSON errors.
  */
-import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub, memoryStore, type Hub } from '../../src/hub/index.js'
-import { listenLoopback } from '../helpers/http.js'
 import { openSse } from '../helpers/sse.js'
-import { publish } from './sse.js'
+import { publish, type ServedHub, serveHub } from './support.js'
 
+let served: ServedHub
 let hub: Hub
-let server: Server
 let base: string
 
 beforeAll(async () => {
-  hub = createHub({ store: memoryStore({ maxLength: 50 }), heartbeat: 0 })
-  server = createServer(hub.handler())
-  base = (await listenLoopback(server)).url
+  served = await serveHub(createHub({ store: memoryStore({ maxLength: 50 }), heartbeat: 0 }))
+  ;({ hub, url: base } = served)
 })
 
-afterAll(async () => {
-  await hub.close()
-  server.closeAllConnections()
-  await new Promise((r) => server.close(r))
-})
+afterAll(() => served.close())
 
 describe('hub over node:http', () => {
   it('delivers published events to subscribers of their topics', async () => {

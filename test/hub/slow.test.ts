@@ -2,34 +2,30 @@
  * A stalled subscriber is cut at its cap while 100 others keep pace, and on
  * reconnect catches up from history with nothing lost.
  */
-import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, memoryStore, type Hub } from '../../src/hub/index.js'
-import { listenLoopback } from '../helpers/http.js'
 import { createParser } from '../../src/protocol/index.js'
 import type { EventSourceMessage } from '../../src/protocol/types.js'
 import { openSse } from '../helpers/sse.js'
+import { type ServedHub, serveHub } from './support.js'
 
+let served: ServedHub
 let hub: Hub
-let server: Server
 let port: number
 
 beforeAll(async () => {
-  hub = createHub({
-    store: memoryStore({ maxLength: 1000 }),
-    maxBufferedBytes: 64 * 1024,
-    heartbeat: 0,
-  })
-  server = createServer(hub.handler())
-  port = (await listenLoopback(server)).port
+  served = await serveHub(
+    createHub({
+      store: memoryStore({ maxLength: 1000 }),
+      maxBufferedBytes: 64 * 1024,
+      heartbeat: 0,
+    }),
+  )
+  ;({ hub, port } = served)
 })
 
-afterAll(async () => {
-  await hub.close()
-  server.closeAllConnections()
-  await new Promise((r) => server.close(r))
-})
+afterAll(() => served.close())
 
 /** A client that reads `readFirst` events, then freezes (reads nothing more), like a hung tab. */
 function stalledClient(path: string, readFirst: number) {

@@ -3,7 +3,6 @@
  * reads, bounded history with truncation reported, live watch with no gap
  * and no duplicate at the seam.
  */
-import { createServer } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub } from '../../src/hub/hub.js'
 import { Redis } from 'ioredis'
@@ -13,8 +12,8 @@ import { parseId } from '../../src/hub/ids.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { listenLoopback } from '../helpers/http.js'
 import { waitUntil } from '../helpers/wait.js'
+import { serveHub } from './support.js'
 
 let prefixN = 0
 
@@ -185,9 +184,8 @@ describeExternal(['redis-server'], 'redisStore', () => {
 
   it('with Redis down, publish and subscribe get 503 STORE_ERROR as JSON', async () => {
     const own = await startRedis()
-    const hub = createHub({ store: await redisStore({ url: own.url }) })
-    const server = createServer(hub.handler())
-    const base = (await listenLoopback(server)).url
+    const served = await serveHub(createHub({ store: await redisStore({ url: own.url }) }))
+    const base = served.url
     await own.stop()
     const pub = await fetch(`${base}/publish`, {
       method: 'POST',
@@ -198,8 +196,7 @@ describeExternal(['redis-server'], 'redisStore', () => {
     const sub = await fetch(`${base}/events?topic=t`)
     expect(sub.status).toBe(503)
     expect((await sub.json()).error).toBe('STORE_ERROR')
-    await hub.close()
-    server.close()
+    await served.close()
   }, 20_000)
 
   it('a topic watched while the read loop is blocked is read at once (CLIENT UNBLOCK)', async () => {
