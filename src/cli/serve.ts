@@ -371,10 +371,30 @@ export async function main(argv: string[]): Promise<number | undefined> {
       })
     : memoryStore({ maxLength: runMaxEvents })
   const app = createServeApp({ hub, runs: { ...runFlags, store: runStore } })
-  let server: Server
+  let server: Server | undefined
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write(`sluice serve: ${signal}, shutting down\n`)
+    const hard = setTimeout(() => process.exit(1), 5000)
+    hard.unref()
+    ;(server ? shutdown(app, server) : app.close()).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  // Before listening: the port accepts connections (a supervisor or test sees it open) a
+  // moment before listen() resolves, and a signal in that moment must not kill the process.
+  const onInt = () => stop('SIGINT')
+  const onTerm = () => stop('SIGTERM')
+  process.once('SIGINT', onInt)
+  process.once('SIGTERM', onTerm)
   try {
     server = await listen(app, host, port)
   } catch (err) {
+    process.off('SIGINT', onInt)
+    process.off('SIGTERM', onTerm)
     await app.close()
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
@@ -394,19 +414,5 @@ export async function main(argv: string[]): Promise<number | undefined> {
       `sluice serve: WARNING: the open hub listens on ${host}, not loopback; pass --jwt-secret\n`,
     )
   }
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    process.stdout.write(`sluice serve: ${signal}, shutting down\n`)
-    const hard = setTimeout(() => process.exit(1), 5000)
-    hard.unref()
-    shutdown(app, server).then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-  }
-  process.once('SIGINT', () => stop('SIGINT'))
-  process.once('SIGTERM', () => stop('SIGTERM'))
   return undefined
 }
