@@ -271,18 +271,26 @@ export async function main(argv: string[]): Promise<number | undefined> {
       : ({ method, url, status, stream }) =>
           process.stdout.write(`${method} ${url} -> ${status}${stream ? ' (event stream)' : ''}\n`),
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, resolve)
-  })
-  const addr = server.address()
-  const bound = typeof addr === 'object' && addr ? addr.port : port
-  process.stdout.write(`sluice proxy: listening on http://${host}:${bound} -> ${target}\n`)
   const stop = () => {
+    if (!server.listening) process.exit(0)
     server.close(() => process.exit(0))
     server.closeAllConnections()
   }
+  // Before listening: a signal just as the port opens must still end the proxy cleanly.
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, resolve)
+    })
+  } catch (err) {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+    throw err
+  }
+  const addr = server.address()
+  const bound = typeof addr === 'object' && addr ? addr.port : port
+  process.stdout.write(`sluice proxy: listening on http://${host}:${bound} -> ${target}\n`)
   return undefined
 }
