@@ -12,6 +12,7 @@ import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT, type SluiceProcess, startSluice } from '../helpers/serve.js'
 import { openSse } from '../helpers/sse.js'
+import { waitUntil } from '../helpers/wait.js'
 
 const run = promisify(execFile)
 const SECRET = 'cli-secret-cli-secret-cli-secret-00'
@@ -44,7 +45,11 @@ describe('sluice serve + sluice publish', () => {
     await Promise.all([open?.stop(), locked?.stop()])
   })
 
-  it('says at start-up whether the hub is open', () => {
+  it('says at start-up whether the hub is open', async () => {
+    // The banner is written just after the port opens; its last line says open or locked.
+    const bannerDone = (n: SluiceProcess) => () => /hub: (OPEN|JWT required)/.test(n.proc.output())
+    await waitUntil(bannerDone(open), 5000, "the open node's banner")
+    await waitUntil(bannerDone(locked), 5000, "the locked node's banner")
     expect(open.proc.output()).toMatch(/hub: OPEN/)
     expect(locked.proc.output()).toMatch(/JWT required to publish/)
     expect(locked.proc.output()).not.toMatch(/OPEN/)
