@@ -25,7 +25,8 @@ function relativeLinks(markdown: string): string[] {
 describe('README and docs links', () => {
   it('the README links every docs/*.md', () => {
     const linked = new Set(relativeLinks(readme))
-    expect(docs.filter((f) => !linked.has(`docs/${f}`))).toEqual([])
+    const unlinked = docs.filter((f) => !linked.has(`docs/${f}`))
+    expect(unlinked, "add a row to the README's ## Docs table for each").toEqual([])
   })
 
   it('every relative link in the README and docs/*.md resolves to a file', () => {
