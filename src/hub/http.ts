@@ -225,7 +225,10 @@ function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
       if (replayed) return stream.write(bytes).catch(noop)
       // Live: not awaited, a slow subscriber must not hold up the others. Its
       // buffer is capped by maxBufferedBytes, past which the stream is cut.
-      stream.write(bytes).catch(noop)
+      // No .catch() (one promise per subscriber per event): the stream is
+      // open, so write() resolves, waits for drain (never rejects), or cuts a
+      // slow consumer with a rejection it has already marked handled.
+      stream.write(bytes)
     },
     notice(_e, bytes) {
       if (!stream.isClosed) stream.write(bytes).catch(noop)
