@@ -17,7 +17,7 @@
  *
  * On Redis an event reaches the subscribers after the publish resolves (when
  * this node's XREAD brings it back), so the drain check alone comes too early:
- * the publisher also waits while more than a window of published events has
+ * the publisher also waits while more than 512 KiB of published events has
  * not been written to the subscribers yet (`hub.metrics.delivered`). Without
  * that, a lagging XREAD hands every subscriber a batch of 64 KB events at
  * once, past its 1 MiB buffer, and the hub cuts them all as slow consumers.
@@ -29,6 +29,8 @@ import { drainAll, serveVariant } from './common.js'
 const socketOf = (res: ServerResponse) => res.socket
 const WINDOW_EVENTS = 32
 const WINDOW_BYTES = 256 * 1024
+/** Published but not yet fanned out: half a subscriber's buffer (the hub's default cap is 1 MiB). */
+const LAG_BYTES = 512 * 1024
 
 await serveVariant(async () => {
   const url = process.env.REDIS_URL
@@ -62,8 +64,9 @@ await serveVariant(async () => {
         inflight.push(p)
         p.then(() => inflight.splice(inflight.indexOf(p), 1))
         const window = Math.max(1, Math.min(WINDOW_EVENTS, Math.floor(WINDOW_BYTES / data.length)))
-        if (inflight.length >= window) return Promise.race(inflight).then(() => caughtUp(window))
-        if (lag() > window) return caughtUp(window)
+        const lagWindow = Math.max(1, Math.floor(LAG_BYTES / data.length))
+        if (inflight.length >= window) return Promise.race(inflight).then(() => caughtUp(lagWindow))
+        if (lag() > lagWindow) return caughtUp(lagWindow)
         return drainAll(responses, socketOf)
       },
     },
