@@ -19,7 +19,9 @@ import { createWebEventStream } from '../server/web.js'
 import type { TokenSource } from './auth.js'
 import { corsHeaders, originAllowed, preflightHeaders } from './cors.js'
 import type { Hub, OpenedSubscription } from './hub.js'
-import type { RefusedReason } from './metrics.js'
+import type { HubMetrics, RefusedReason } from './metrics.js'
+import type { StoredEvent } from './store.js'
+import type { HubEvent, SubscriptionOutput } from './subscription.js'
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
@@ -204,48 +206,69 @@ function streamOptions(hub: Hub, headers: Record<string, string>): EventStreamOp
   }
 }
 
+const noop = (): void => {}
+
+/**
+ * One subscriber's output onto its event stream: shared bytes in, counted.
+ * A class rather than an object of closures, because there is one per
+ * connection and methods cost nothing per instance.
+ */
+class StreamOutput implements SubscriptionOutput {
+  constructor(
+    private readonly stream: EventStream,
+    private readonly m: HubMetrics,
+  ) {}
+
+  event(_e: StoredEvent, bytes: Uint8Array, replayed: boolean): void | Promise<void> {
+    const stream = this.stream
+    if (stream.isClosed) return
+    this.m.delivered++
+    // A replay is this subscriber's alone: follow its pace.
+    if (replayed) return stream.write(bytes).catch(noop)
+    // Live: not awaited, a slow subscriber must not hold up the others. Its
+    // buffer is capped by maxBufferedBytes, past which the stream is cut.
+    // No .catch() (one promise per subscriber per event): the stream is
+    // open, so write() resolves, waits for drain (never rejects), or cuts a
+    // slow consumer with a rejection it has already marked handled.
+    stream.write(bytes)
+  }
+
+  notice(_e: HubEvent, bytes: Uint8Array): void {
+    if (!this.stream.isClosed) this.stream.write(bytes).catch(noop)
+  }
+
+  position(id: string): void {
+    if (!this.stream.isClosed) this.stream.write(encodeEventBytes({ id })).catch(noop)
+  }
+
+  overflow(): void {
+    this.m.slowConsumerDisconnects++
+    this.stream.completeWithError(
+      new SluiceError(
+        'SLOW_CONSUMER',
+        'Too many live events arrived while history was replayed; reconnect with your last id to continue.',
+      ),
+    )
+  }
+}
+
 /** Wire a subscription to an event stream: shared bytes in, counted, closed with it. */
 function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
   const m = hub.metrics
   m.connections++
   m.connectionsTotal++
   const unregister = hub.onClose(() => stream.complete())
+  // Hold on to close() only: `opened` and its start(), with the replay it
+  // captured, are garbage once started, instead of living as long as the
+  // connection.
+  const close = opened.close
   stream.onCompletion((reason) => {
     unregister()
-    opened.close()
+    close()
     m.connections--
     if (reason === 'slow-consumer') m.slowConsumerDisconnects++
   })
-  const noop = (): void => {}
-  opened.start({
-    event(_e, bytes, replayed) {
-      if (stream.isClosed) return
-      m.delivered++
-      // A replay is this subscriber's alone: follow its pace.
-      if (replayed) return stream.write(bytes).catch(noop)
-      // Live: not awaited, a slow subscriber must not hold up the others. Its
-      // buffer is capped by maxBufferedBytes, past which the stream is cut.
-      // No .catch() (one promise per subscriber per event): the stream is
-      // open, so write() resolves, waits for drain (never rejects), or cuts a
-      // slow consumer with a rejection it has already marked handled.
-      stream.write(bytes)
-    },
-    notice(_e, bytes) {
-      if (!stream.isClosed) stream.write(bytes).catch(noop)
-    },
-    position(id) {
-      if (!stream.isClosed) stream.write(encodeEventBytes({ id })).catch(noop)
-    },
-    overflow() {
-      m.slowConsumerDisconnects++
-      stream.completeWithError(
-        new SluiceError(
-          'SLOW_CONSUMER',
-          'Too many live events arrived while history was replayed; reconnect with your last id to continue.',
-        ),
-      )
-    },
-  })
+  opened.start(new StreamOutput(stream, m))
 }
 
 function streamMetrics(): string {
