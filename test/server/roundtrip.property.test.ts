@@ -17,7 +17,14 @@ type Op =
   | { kind: 'comment'; text: string }
 
 const fieldText = fc.string({ unit: 'grapheme', maxLength: 12 }).filter((s) => !/[\r\n\0]/.test(s))
-const anyText = fc.string({ unit: 'binary', maxLength: 40 })
+// Any code point, and (as often) text dense in line ends: uniform code points
+// almost never draw a CR, so the CR, LF and CRLF cases need their own source.
+const anyText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc
+    .array(fc.constantFrom('a', 'é', '😀', ' ', ':', '\r', '\n', '\r\n', '\0'), { maxLength: 16 })
+    .map((parts) => parts.join('')),
+)
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
