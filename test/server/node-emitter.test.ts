@@ -337,9 +337,12 @@ describe('heartbeats', () => {
     expect(idle.comments.every((c) => c === '')).toBe(true)
     expect(idle.comments.length).toBeGreaterThanOrEqual(4)
     expect(idle.comments.length).toBeLessThanOrEqual(12)
-    // Never far past the interval (a generous margin for a loaded machine's timers).
+    // Never far past the interval: a liveness bound of three intervals. The
+    // server and this reader share one event loop, so on a loaded 2-core CI
+    // machine a gap of 2 intervals + 15 ms was seen (a full-suite run). The
+    // count above (at least 4 in 1.2 s) still catches missing heartbeats.
     const gaps = idle.arrivals.slice(1).map((a, i) => a.at - idle.arrivals[i].at)
-    for (const gap of gaps) expect(gap).toBeLessThan(150 * 2)
+    for (const gap of gaps) expect(gap).toBeLessThan(150 * 3)
   })
 
   it('does not heartbeat a stream that is writing more often than the interval', async () => {
