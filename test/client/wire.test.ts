@@ -100,9 +100,13 @@ describe('status handling', () => {
     expect(retries).toEqual([40, 80, 160, 320])
     expect(fx.hits(p)).toHaveLength(5)
     const g = gaps(p)
+    expect(g).toHaveLength(4)
     for (let i = 0; i < g.length; i++) {
       expect(g[i]).toBeGreaterThanOrEqual(retries[i] - 5)
-      if (i > 0) expect(g[i]).toBeGreaterThan(g[i - 1])
+      // Growing on the wire: each gap beats the one two before it (by 120 ms or
+      // 240 ms when on time). Neighbours differ by only 40 ms, which one timer
+      // running late on a loaded machine can undo.
+      if (i > 1) expect(g[i]).toBeGreaterThan(g[i - 2])
     }
   })
 
@@ -286,12 +290,19 @@ describe('every attempt', () => {
       res.end()
     })
     const started = Date.now()
+    // Waits of 50, 200, 800, 3200 ms: attempts at about 0, 50, 250 and 1050 ms
+    // after the first failure; the fifth (at 4250 ms or later) would pass the
+    // deadline. The deadline sits far from both, so a loaded machine's lag
+    // cannot change the count (with 50/100/200/400 and a 650 ms deadline, 300 ms
+    // of lag dropped the fourth attempt in a loaded run).
     const err = await fetchEventSource(fx.origin + p, {
-      retry: { initialDelay: 50, jitter: 0, deadline: 650 },
+      retry: { initialDelay: 50, factor: 4, jitter: 0, deadline: 2500 },
     }).catch((e) => e)
     expect(err.code).toBe('RETRIES_EXHAUSTED')
-    expect(err.details.deadline).toBe(650)
-    expect(fx.hits(p)).toHaveLength(4) // at 0, 50, 150, 350 ms; the next (at 750 or later) would pass the deadline
+    expect(err.details.deadline).toBe(2500)
+    expect(fx.hits(p)).toHaveLength(4)
+    const g = gaps(p)
+    for (const [i, wait] of [50, 200, 800].entries()) expect(g[i]).toBeGreaterThanOrEqual(wait - 5)
     expect(Date.now() - started).toBeLessThan(5000)
   })
 
