@@ -6,12 +6,13 @@
  * from the load process. Every wait is bounded in time, every loop in count.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { availableParallelism, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Delivered, LatencySummary, LoadRequest, Opened, Transport } from './load.js'
-import { cpuMs, rssKb, sampleRss } from './proc.js'
+import { clockTicks, cpuMs, rssKb, sampleRss } from './proc.js'
 import { commandStats, type RedisServer, resetStats, startRedis } from './redis.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -82,6 +83,15 @@ export const VARIANTS: Variant[] = [
     needs: ['src/hub/index.ts', 'src/hub/redis-store.ts'],
   },
   {
+    name: 'sluice-hub-h2',
+    label: 'sluice hub (HTTP/2)',
+    script: 'sluice-hub-h2.ts',
+    transport: 'h2',
+    path: '/events?topic=bench',
+    ours: true,
+    needs: ['src/hub/index.ts'],
+  },
+  {
     name: 'sluice-server',
     label: 'sluice emitter',
     script: 'sluice-server.ts',
@@ -133,6 +143,14 @@ export const SCENARIOS: ScenarioName[] = [
 ]
 
 export interface Scale {
+  /**
+   * Latency rounds (default 1): every latency spec runs this many times per
+   * variant, the variants interleaved round-robin with the order rotated each
+   * round, and the report gives the median of the rounds and the p99 range.
+   */
+  rounds?: number
+  /** HTTP/2 variants: event streams opened per session (default 100, load.ts's H2_STREAMS_PER_SESSION). */
+  h2StreamsPerSession?: number
   throughput: { conns: number; msgs: number; size: number }
   latency: { conns: number; rate: number; seconds: number; size: number }[]
   idle: { conns: number }
@@ -146,6 +164,7 @@ export interface Scale {
 }
 
 export const FULL: Scale = {
+  rounds: 3,
   throughput: { conns: 1000, msgs: 2000, size: 100 },
   latency: [
     { conns: 1000, rate: 20, seconds: 10, size: 100 },
@@ -160,10 +179,11 @@ export const FULL: Scale = {
 }
 
 export const QUICK: Scale = {
+  rounds: 2,
   throughput: { conns: 200, msgs: 300, size: 100 },
   latency: [
-    { conns: 200, rate: 20, seconds: 3, size: 100 },
-    { conns: 50, rate: 100, seconds: 3, size: 100 },
+    { conns: 200, rate: 20, seconds: 2, size: 100 },
+    { conns: 50, rate: 100, seconds: 2, size: 100 },
   ],
   idle: { conns: 1000 },
   ramp: { conns: 500, concurrency: 100 },
@@ -190,10 +210,18 @@ export interface ThroughputResult {
   wireBytesPerEvent: number
   /** Bytes of the response head (HTTP headers, or the 101 of the WebSocket handshake), once per connection. */
   handshakeBytes: number
+  /** h2 only: body bytes per event (the SSE text), without the DATA frame headers that wireBytesPerEvent includes. */
+  bodyBytesPerEvent?: number
+  /** h2 only: sessions the streams were multiplexed over. */
+  sessions?: number
   timedOut: boolean
 }
 
-export interface LatencyResult {
+/** One latency run: one spec, one variant, fresh processes. */
+export interface LatencyRound {
+  /** Round number (0-based) and this variant's position in that round's order. */
+  round: number
+  position: number
   conns: number
   rate: number
   seconds: number
@@ -205,7 +233,38 @@ export interface LatencyResult {
   maxMs: number
   serverCpuMs: number
   cpuUsPerEvent: number
+  /**
+   * Bytes on the wire per event after the handshake (h2: on the sessions'
+   * sockets, DATA frame headers included). At a low rate every event leaves
+   * alone, so this is the uncoalesced framing cost.
+   */
+  wireBytesPerEvent: number
   timedOut: boolean
+  noise?: Noise
+}
+
+/**
+ * A latency spec over all its rounds: p50/p99/p99.9/max and CPU are the
+ * medians of the rounds, delivered/expected the sums, p99MinMs/p99MaxMs the
+ * range of the rounds' p99s.
+ */
+export interface LatencyResult extends Omit<LatencyRound, 'round' | 'position' | 'noise'> {
+  p99MinMs: number
+  p99MaxMs: number
+  rounds: LatencyRound[]
+}
+
+/**
+ * How busy the machine was around one scenario run: load average (1, 5,
+ * 15 min) at the start and end, and the CPU that processes other than this
+ * run's (server, load, redis-server, harness) used meanwhile, as % of the
+ * whole machine (100 = every core busy). A high `othersCpuPct` marks a noisy run.
+ */
+export interface Noise {
+  loadStart: number[]
+  loadEnd: number[]
+  othersCpuPct: number
+  seconds: number
 }
 
 export interface IdleResult {
@@ -249,6 +308,12 @@ export interface ResumeResult {
   timedOut: boolean
 }
 
+export interface NoiseRecord extends Noise {
+  variant: string
+  scenario: string
+  round?: number
+}
+
 export interface VariantResult {
   variant: string
   label: string
@@ -270,6 +335,70 @@ export interface RunOptions {
   log?: (line: string) => void
   /** Compile with tsc and run on plain node (default), or run the .ts through tsx (faster to start; for tests). */
   compile?: boolean
+  /**
+   * Pin the server (and redis-server) to one CPU and the load process to
+   * another with `taskset`, e.g. { server: '0', load: '1' }; default: no pinning.
+   * See `defaultPinning()`.
+   */
+  pin?: Pinning | null
+}
+
+export interface Pinning {
+  server: string
+  load: string
+}
+
+/** Server on CPU 0, load on CPU 1, when the machine has 2+ CPUs and taskset exists; else null. */
+export function defaultPinning(): Pinning | null {
+  if (availableParallelism() < 2) return null
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' })
+  } catch {
+    return null
+  }
+  return { server: '0', load: '1' }
+}
+
+let pinning: Pinning | null = null
+/** Scale.h2StreamsPerSession of the current run. */
+let h2PerSession: number | undefined
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/** Round `round`'s order: the list rotated left by `round`, so every variant takes every position. */
+export function roundOrder<T>(list: T[], round: number): T[] {
+  if (!list.length) return []
+  const k = round % list.length
+  return [...list.slice(k), ...list.slice(0, k)]
+}
+
+/** One spec's rounds summarised (medians, sums, the p99 range). */
+export function summariseRounds(rounds: LatencyRound[]): LatencyResult {
+  const med = (get: (r: LatencyRound) => number) => median(rounds.map(get))
+  const p99s = rounds.map((r) => r.p99Ms)
+  return {
+    conns: rounds[0].conns,
+    rate: rounds[0].rate,
+    seconds: rounds[0].seconds,
+    delivered: rounds.reduce((a, r) => a + r.delivered, 0),
+    expected: rounds.reduce((a, r) => a + r.expected, 0),
+    p50Ms: med((r) => r.p50Ms),
+    p99Ms: med((r) => r.p99Ms),
+    p999Ms: med((r) => r.p999Ms),
+    maxMs: med((r) => r.maxMs),
+    serverCpuMs: med((r) => r.serverCpuMs),
+    cpuUsPerEvent: med((r) => r.cpuUsPerEvent),
+    wireBytesPerEvent: med((r) => r.wireBytesPerEvent),
+    timedOut: rounds.some((r) => r.timedOut),
+    p99MinMs: Math.min(...p99s),
+    p99MaxMs: Math.max(...p99s),
+    rounds,
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -287,14 +416,20 @@ function freePort(): Promise<number> {
   })
 }
 
-/** `node <args>` with the open-files limit raised (10,000 sockets need it). */
-function spawnNode(args: string[], env: NodeJS.ProcessEnv, ipc: boolean): ChildProcess {
+/** `node <args>` with the open-files limit raised (10,000 sockets need it), pinned to `cpu` if given. */
+function spawnNode(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ipc: boolean,
+  cpu?: string,
+): ChildProcess {
   return spawn(
     'sh',
     [
       '-c',
       'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"',
       'sh',
+      ...(cpu ? ['taskset', '-c', cpu] : []),
       process.execPath,
       ...args,
     ],
@@ -316,7 +451,10 @@ async function stopProcess(proc: ChildProcess): Promise<void> {
 }
 
 interface ServerHandle {
+  /** Control routes (HTTP/1.1). */
   port: number
+  /** Where subscribers connect: the h2c port of an HTTP/2 variant, else `port`. */
+  streamPort: number
   pid: number
   proc: ChildProcess
   output(): string
@@ -329,20 +467,21 @@ async function startServer(variant: Variant, env: NodeJS.ProcessEnv): Promise<Se
     [...extra, '--expose-gc', ...benchScript(`servers/${variant.script}`)],
     env,
     false,
+    pinning?.server,
   )
   let out = ''
   proc.stderr?.on('data', (d) => (out += d))
-  const port = await new Promise<number>((resolve, reject) => {
+  const [port, streamPort] = await new Promise<[number, number]>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${variant.name} did not start in 30 s: ${out.slice(-800)}`)),
       30_000,
     )
     proc.stdout?.on('data', (d) => {
       out += d
-      const m = /READY (\d+)/.exec(out)
+      const m = /READY (\d+)(?: H2 (\d+))?\n/.exec(out)
       if (m) {
         clearTimeout(timer)
-        resolve(Number(m[1]))
+        resolve([Number(m[1]), Number(m[2] ?? m[1])])
       }
     })
     proc.once('exit', (code) => {
@@ -350,7 +489,7 @@ async function startServer(variant: Variant, env: NodeJS.ProcessEnv): Promise<Se
       reject(new Error(`${variant.name} exited (${code}) before it was ready: ${out.slice(-800)}`))
     })
   })
-  return { port, pid: proc.pid!, proc, output: () => out }
+  return { port, streamPort, pid: proc.pid!, proc, output: () => out }
 }
 
 /** The reply the load process sends to each request type. */
@@ -364,7 +503,7 @@ class Load {
   }
 
   static async start(): Promise<Load> {
-    const proc = spawnNode(benchScript('load.ts'), {}, true)
+    const proc = spawnNode(benchScript('load.ts'), {}, true, pinning?.load)
     let err = ''
     proc.stderr?.on('data', (d) => (err += d))
     const load = new Load(proc)
@@ -447,22 +586,108 @@ interface Ctx {
   redis?: RedisServer
 }
 
-async function withProcesses<T>(variant: Variant, fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+/** Busy and total CPU time of the whole machine so far, ms (the first line of /proc/stat). */
+function machineCpuMs(): { busy: number; total: number } {
+  const [, ...xs] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/)
+  const n = xs.map(Number)
+  // user nice system idle iowait irq softirq steal (guest time is inside user)
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0)
+  const idle = n[3] + n[4]
+  const ms = 1000 / clockTicks()
+  return { busy: (total - idle) * ms, total: total * ms }
+}
+
+/** Our processes' CPU time so far, ms: the harness and the given pids. */
+function oursCpuMs(pids: number[]): number {
+  const u = process.cpuUsage()
+  let ms = (u.user + u.system) / 1000
+  for (const pid of pids) {
+    try {
+      ms += cpuMs(pid)
+    } catch {
+      // gone
+    }
+  }
+  return ms
+}
+
+/** Starts watching the machine; `stop()` returns what else ran meanwhile. */
+function watchNoise(pids: () => number[]): { stop(): Noise } {
+  const loadStart = loadavg()
+  const m0 = machineCpuMs()
+  const o0 = oursCpuMs(pids())
+  const t0 = performance.now()
+  return {
+    stop() {
+      const m1 = machineCpuMs()
+      const o1 = oursCpuMs(pids())
+      const total = m1.total - m0.total
+      const others = m1.busy - m0.busy - (o1 - o0)
+      return {
+        loadStart: loadStart.map((x) => Math.round(x * 100) / 100),
+        loadEnd: loadavg().map((x) => Math.round(x * 100) / 100),
+        othersCpuPct: total > 0 ? Math.max(0, Math.round((others / total) * 1000) / 10) : 0,
+        seconds: Math.round(performance.now() - t0) / 1000,
+      }
+    },
+  }
+}
+
+/** Where a scenario run reports the machine's noise (variant, scenario, round). */
+interface NoiseSink {
+  variant: string
+  scenario: string
+  round?: number
+  out: NoiseRecord[]
+  /** Set to the run's noise as well (latency rounds keep it per round). */
+  last?: Noise
+}
+
+async function withProcesses<T>(
+  variant: Variant,
+  fn: (ctx: Ctx) => Promise<T>,
+  sink?: NoiseSink,
+): Promise<T> {
   let redis: RedisServer | undefined
   let server: ServerHandle | undefined
   let load: Load | undefined
   try {
-    if (variant.redis) redis = await startRedis(await freePort())
+    if (variant.redis) {
+      redis = await startRedis(await freePort())
+      if (pinning) pinPid(redis.pid, pinning.server)
+    }
     server = await startServer(variant, {
       BENCH_VARIANT: variant.name,
       ...(redis ? { REDIS_URL: redis.url } : {}),
     })
     load = await Load.start()
-    return await fn({ server, load, redis })
+    const pids = [server.pid, load.pid, ...(redis ? [redis.pid] : [])]
+    const watch = sink ? watchNoise(() => pids) : undefined
+    const result = await fn({ server, load, redis })
+    if (sink && watch) {
+      const noise = watch.stop()
+      sink.last = noise
+      sink.out.push({
+        variant: sink.variant,
+        scenario: sink.scenario,
+        ...(sink.round !== undefined ? { round: sink.round } : {}),
+        ...noise,
+      })
+    }
+    return result
   } finally {
     await load?.stop()
     if (server) await stopProcess(server.proc)
     await redis?.stop()
+  }
+}
+
+/** Pins every thread of a running process to `cpu` (redis-server is started elsewhere). */
+function pinPid(pid: number, cpu: string): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
+  } catch {
+    // Pinning is an aid to repeatability, not a requirement.
   }
 }
 
@@ -475,12 +700,13 @@ async function openAll(
 ): Promise<Opened> {
   const opened = await ctx.load.request<Opened>({
     type: 'open',
-    port: ctx.server.port,
+    port: ctx.server.streamPort,
     path: variant.path,
     transport: variant.transport,
     n,
     concurrency,
     timeoutMs,
+    streamsPerSession: h2PerSession,
   })
   if (opened.ok < n) {
     throw new Error(
@@ -500,139 +726,170 @@ async function throughput(
   variant: Variant,
   spec: { conns: number; msgs: number; size: number },
   timeoutMs: number,
+  sink?: NoiseSink,
 ): Promise<ThroughputResult> {
-  return withProcesses(variant, async (ctx) => {
-    const opened = await openAll(ctx, variant, spec.conns, 200, timeoutMs)
-    const { armed, delivered } = ctx.load.expect({
-      type: 'expect',
-      perConn: spec.msgs,
-      latency: false,
-      timeoutMs,
-    })
-    await armed
-    const rss = sampleRss(ctx.server.pid)
-    const cpu0 = cpuMs(ctx.server.pid)
-    const redis0 = ctx.redis ? cpuMs(ctx.redis.pid) : 0
-    const load0 = cpuMs(ctx.load.pid)
-    const t0 = nowUs()
-    const published = control(ctx.server.port, `burst?count=${spec.msgs}&size=${spec.size}`)
-    const got = await delivered
-    await published
-    const serverCpuMs = cpuMs(ctx.server.pid) - cpu0
-    const redisCpuMs = ctx.redis ? cpuMs(ctx.redis.pid) - redis0 : undefined
-    const loadCpuMs = cpuMs(ctx.load.pid) - load0
-    const peak = rss.stop()
-    const seconds = Math.max(1e-6, ((got.lastUs || nowUs()) - t0) / 1e6)
-    return {
-      conns: spec.conns,
-      msgs: spec.msgs,
-      size: spec.size,
-      delivered: got.delivered,
-      expected: got.expected,
-      seconds,
-      eventsPerSec: got.delivered / seconds,
-      serverCpuMs,
-      cpuUsPerEvent: got.delivered ? (serverCpuMs * 1000) / got.delivered : 0,
-      redisCpuMs,
-      loadCpuMs,
-      peakRssMb: peak / 1024,
-      wireBytesPerEvent: got.delivered ? got.bytes / got.delivered : 0,
-      handshakeBytes: opened.headBytes,
-      timedOut: got.timedOut,
-    }
-  })
+  return withProcesses(
+    variant,
+    async (ctx) => {
+      const opened = await openAll(ctx, variant, spec.conns, 200, timeoutMs)
+      const { armed, delivered } = ctx.load.expect({
+        type: 'expect',
+        perConn: spec.msgs,
+        latency: false,
+        timeoutMs,
+      })
+      await armed
+      const rss = sampleRss(ctx.server.pid)
+      const cpu0 = cpuMs(ctx.server.pid)
+      const redis0 = ctx.redis ? cpuMs(ctx.redis.pid) : 0
+      const load0 = cpuMs(ctx.load.pid)
+      const t0 = nowUs()
+      const published = control(ctx.server.port, `burst?count=${spec.msgs}&size=${spec.size}`)
+      const got = await delivered
+      await published
+      const serverCpuMs = cpuMs(ctx.server.pid) - cpu0
+      const redisCpuMs = ctx.redis ? cpuMs(ctx.redis.pid) - redis0 : undefined
+      const loadCpuMs = cpuMs(ctx.load.pid) - load0
+      const peak = rss.stop()
+      const seconds = Math.max(1e-6, ((got.lastUs || nowUs()) - t0) / 1e6)
+      return {
+        conns: spec.conns,
+        msgs: spec.msgs,
+        size: spec.size,
+        delivered: got.delivered,
+        expected: got.expected,
+        seconds,
+        eventsPerSec: got.delivered / seconds,
+        serverCpuMs,
+        cpuUsPerEvent: got.delivered ? (serverCpuMs * 1000) / got.delivered : 0,
+        redisCpuMs,
+        loadCpuMs,
+        peakRssMb: peak / 1024,
+        // h2: what the sessions' sockets received (DATA frame headers included); the body alone besides.
+        wireBytesPerEvent: got.delivered ? (got.socketBytes ?? got.bytes) / got.delivered : 0,
+        handshakeBytes: opened.headBytes,
+        ...(got.socketBytes !== undefined
+          ? {
+              bodyBytesPerEvent: got.delivered ? got.bytes / got.delivered : 0,
+              sessions: opened.sessions,
+            }
+          : {}),
+        timedOut: got.timedOut,
+      }
+    },
+    sink,
+  )
 }
 
 async function latency(
   variant: Variant,
   spec: { conns: number; rate: number; seconds: number; size: number },
   timeoutMs: number,
-): Promise<LatencyResult> {
-  return withProcesses(variant, async (ctx) => {
-    await openAll(ctx, variant, spec.conns, 200, timeoutMs)
-    const count = Math.round(spec.rate * spec.seconds)
-    const { armed, delivered } = ctx.load.expect({
-      type: 'expect',
-      perConn: count,
-      latency: true,
-      timeoutMs: Math.min(timeoutMs, spec.seconds * 1000 + 60_000),
-    })
-    await armed
-    const cpu0 = cpuMs(ctx.server.pid)
-    const published = control(
-      ctx.server.port,
-      `rate?count=${count}&rate=${spec.rate}&size=${spec.size}`,
-    )
-    const got = await delivered
-    await published
-    const serverCpuMs = cpuMs(ctx.server.pid) - cpu0
-    const l: LatencySummary = got.latency ?? {
-      samples: 0,
-      p50: 0,
-      p99: 0,
-      p999: 0,
-      max: 0,
-      mean: 0,
-    }
-    return {
-      conns: spec.conns,
-      rate: spec.rate,
-      seconds: spec.seconds,
-      delivered: got.delivered,
-      expected: got.expected,
-      p50Ms: l.p50 / 1000,
-      p99Ms: l.p99 / 1000,
-      p999Ms: l.p999 / 1000,
-      maxMs: l.max / 1000,
-      serverCpuMs,
-      cpuUsPerEvent: got.delivered ? (serverCpuMs * 1000) / got.delivered : 0,
-      timedOut: got.timedOut,
-    }
-  })
+  sink: NoiseSink,
+  position: number,
+): Promise<LatencyRound> {
+  return withProcesses(
+    variant,
+    async (ctx) => {
+      await openAll(ctx, variant, spec.conns, 200, timeoutMs)
+      const count = Math.round(spec.rate * spec.seconds)
+      const { armed, delivered } = ctx.load.expect({
+        type: 'expect',
+        perConn: count,
+        latency: true,
+        timeoutMs: Math.min(timeoutMs, spec.seconds * 1000 + 60_000),
+      })
+      await armed
+      const cpu0 = cpuMs(ctx.server.pid)
+      const published = control(
+        ctx.server.port,
+        `rate?count=${count}&rate=${spec.rate}&size=${spec.size}`,
+      )
+      const got = await delivered
+      await published
+      const serverCpuMs = cpuMs(ctx.server.pid) - cpu0
+      const l: LatencySummary = got.latency ?? {
+        samples: 0,
+        p50: 0,
+        p99: 0,
+        p999: 0,
+        max: 0,
+        mean: 0,
+      }
+      return {
+        round: sink.round ?? 0,
+        position,
+        conns: spec.conns,
+        rate: spec.rate,
+        seconds: spec.seconds,
+        delivered: got.delivered,
+        expected: got.expected,
+        p50Ms: l.p50 / 1000,
+        p99Ms: l.p99 / 1000,
+        p999Ms: l.p999 / 1000,
+        maxMs: l.max / 1000,
+        serverCpuMs,
+        cpuUsPerEvent: got.delivered ? (serverCpuMs * 1000) / got.delivered : 0,
+        wireBytesPerEvent: got.delivered ? (got.socketBytes ?? got.bytes) / got.delivered : 0,
+        timedOut: got.timedOut,
+      }
+    },
+    sink,
+  )
 }
 
 async function idle(
   variant: Variant,
   spec: { conns: number },
   timeoutMs: number,
+  sink?: NoiseSink,
 ): Promise<IdleResult> {
-  return withProcesses(variant, async (ctx) => {
-    await control(ctx.server.port, 'gc')
-    await sleep(300)
-    const before = rssKb(ctx.server.pid)
-    const opened = await openAll(ctx, variant, spec.conns, 200, timeoutMs)
-    await sleep(1000)
-    await control(ctx.server.port, 'gc')
-    await sleep(300)
-    const after = rssKb(ctx.server.pid)
-    const dir = process.env.BENCH_HEAP_SNAPSHOT_DIR
-    if (dir) await control(ctx.server.port, `heap?dir=${encodeURIComponent(dir)}`)
-    return {
-      conns: spec.conns,
-      opened: opened.ok,
-      rssBeforeMb: before / 1024,
-      rssAfterMb: after / 1024,
-      kbPerConn: (after - before) / spec.conns,
-    }
-  })
+  return withProcesses(
+    variant,
+    async (ctx) => {
+      await control(ctx.server.port, 'gc')
+      await sleep(300)
+      const before = rssKb(ctx.server.pid)
+      const opened = await openAll(ctx, variant, spec.conns, 200, timeoutMs)
+      await sleep(1000)
+      await control(ctx.server.port, 'gc')
+      await sleep(300)
+      const after = rssKb(ctx.server.pid)
+      const dir = process.env.BENCH_HEAP_SNAPSHOT_DIR
+      if (dir) await control(ctx.server.port, `heap?dir=${encodeURIComponent(dir)}`)
+      return {
+        conns: spec.conns,
+        opened: opened.ok,
+        rssBeforeMb: before / 1024,
+        rssAfterMb: after / 1024,
+        kbPerConn: (after - before) / spec.conns,
+      }
+    },
+    sink,
+  )
 }
 
 async function ramp(
   variant: Variant,
   spec: { conns: number; concurrency: number },
   timeoutMs: number,
+  sink?: NoiseSink,
 ): Promise<RampResult> {
-  return withProcesses(variant, async (ctx) => {
-    const opened = await openAll(ctx, variant, spec.conns, spec.concurrency, timeoutMs)
-    const seconds = opened.ms / 1000
-    return {
-      conns: spec.conns,
-      opened: opened.ok,
-      failed: opened.failed,
-      seconds,
-      acceptedPerSec: opened.ok / seconds,
-    }
-  })
+  return withProcesses(
+    variant,
+    async (ctx) => {
+      const opened = await openAll(ctx, variant, spec.conns, spec.concurrency, timeoutMs)
+      const seconds = opened.ms / 1000
+      return {
+        conns: spec.conns,
+        opened: opened.ok,
+        failed: opened.failed,
+        seconds,
+        acceptedPerSec: opened.ok / seconds,
+      }
+    },
+    sink,
+  )
 }
 
 async function waitCountAtMost(port: number, n: number, timeoutMs: number): Promise<void> {
@@ -654,109 +911,120 @@ async function resume(
   variant: Variant,
   spec: { conns: number; before: number; during: number; after: number },
   timeoutMs: number,
+  sink?: NoiseSink,
 ): Promise<ResumeResult> {
-  return withProcesses(variant, async (ctx) => {
-    const open = (resume: boolean) =>
-      ctx.load.request<Opened>({
-        type: 'open',
-        port: ctx.server.port,
-        path: variant.path,
-        transport: variant.transport,
-        n: spec.conns,
-        concurrency: 200,
+  return withProcesses(
+    variant,
+    async (ctx) => {
+      const open = (resume: boolean) =>
+        ctx.load.request<Opened>({
+          type: 'open',
+          port: ctx.server.streamPort,
+          path: variant.path,
+          transport: variant.transport,
+          n: spec.conns,
+          concurrency: 200,
+          timeoutMs,
+          track: true,
+          resume,
+          streamsPerSession: h2PerSession,
+        })
+      const first = await open(false)
+      if (first.ok < spec.conns)
+        throw new Error(`opened ${first.ok} of ${spec.conns}: ${first.errors.join('; ')}`)
+      await waitCount(ctx.server.port, spec.conns, 30_000)
+      const phase1 = ctx.load.expect({
+        type: 'expect',
+        perConn: spec.before,
+        latency: false,
         timeoutMs,
-        track: true,
-        resume,
       })
-    const first = await open(false)
-    if (first.ok < spec.conns)
-      throw new Error(`opened ${first.ok} of ${spec.conns}: ${first.errors.join('; ')}`)
-    await waitCount(ctx.server.port, spec.conns, 30_000)
-    const phase1 = ctx.load.expect({
-      type: 'expect',
-      perConn: spec.before,
-      latency: false,
-      timeoutMs,
-    })
-    await phase1.armed
-    await control(ctx.server.port, `burst?count=${spec.before}&size=100&from=0`)
-    await phase1.delivered
-    await ctx.load.request({ type: 'drop' })
-    await waitCountAtMost(ctx.server.port, 0, 30_000)
-    await control(ctx.server.port, `burst?count=${spec.during}&size=100&from=${spec.before}`)
-    const last = spec.before + spec.during + spec.after - 1
-    // Armed before the reconnect: the replay arrives as soon as a connection is back.
-    const phase2 = ctx.load.expect({
-      type: 'expect',
-      perConn: spec.during + spec.after,
-      latency: false,
-      timeoutMs,
-      untilI: last,
-      conns: spec.conns,
-    })
-    await phase2.armed
-    const t0 = performance.now()
-    const again = await open(true)
-    if (again.ok < spec.conns)
-      throw new Error(`reopened ${again.ok} of ${spec.conns}: ${again.errors.join('; ')}`)
-    await waitCount(ctx.server.port, spec.conns, 30_000)
-    await control(
-      ctx.server.port,
-      `burst?count=${spec.after}&size=100&from=${spec.before + spec.during}`,
-    )
-    const got = await phase2.delivered
-    return {
-      conns: spec.conns,
-      during: spec.during,
-      owed: spec.during + spec.after,
-      received: got.delivered / spec.conns,
-      lost: got.lost ?? 0,
-      duplicates: got.duplicates ?? 0,
-      catchUpMs: performance.now() - t0,
-      timedOut: got.timedOut,
-    }
-  })
+      await phase1.armed
+      await control(ctx.server.port, `burst?count=${spec.before}&size=100&from=0`)
+      await phase1.delivered
+      await ctx.load.request({ type: 'drop' })
+      await waitCountAtMost(ctx.server.port, 0, 30_000)
+      await control(ctx.server.port, `burst?count=${spec.during}&size=100&from=${spec.before}`)
+      const last = spec.before + spec.during + spec.after - 1
+      // Armed before the reconnect: the replay arrives as soon as a connection is back.
+      const phase2 = ctx.load.expect({
+        type: 'expect',
+        perConn: spec.during + spec.after,
+        latency: false,
+        timeoutMs,
+        untilI: last,
+        conns: spec.conns,
+      })
+      await phase2.armed
+      const t0 = performance.now()
+      const again = await open(true)
+      if (again.ok < spec.conns)
+        throw new Error(`reopened ${again.ok} of ${spec.conns}: ${again.errors.join('; ')}`)
+      await waitCount(ctx.server.port, spec.conns, 30_000)
+      await control(
+        ctx.server.port,
+        `burst?count=${spec.after}&size=100&from=${spec.before + spec.during}`,
+      )
+      const got = await phase2.delivered
+      return {
+        conns: spec.conns,
+        during: spec.during,
+        owed: spec.during + spec.after,
+        received: got.delivered / spec.conns,
+        lost: got.lost ?? 0,
+        duplicates: got.duplicates ?? 0,
+        catchUpMs: performance.now() - t0,
+        timedOut: got.timedOut,
+      }
+    },
+    sink,
+  )
 }
 
 async function redisCommands(
   variant: Variant,
   spec: { subs: number[]; msgs: number; size: number },
   timeoutMs: number,
+  sink?: NoiseSink,
 ): Promise<RedisResult[]> {
   const out: RedisResult[] = []
   for (const subs of spec.subs) {
     out.push(
-      await withProcesses(variant, async (ctx) => {
-        if (!ctx.redis) throw new Error(`${variant.name} has no Redis`)
-        await openAll(ctx, variant, subs, 200, timeoutMs)
-        const { armed, delivered } = ctx.load.expect({
-          type: 'expect',
-          perConn: spec.msgs,
-          latency: false,
-          timeoutMs,
-        })
-        await armed
-        await resetStats(ctx.redis.port)
-        const published = control(ctx.server.port, `burst?count=${spec.msgs}&size=${spec.size}`)
-        const got = await delivered
-        await published
-        await sleep(200)
-        const stats = await commandStats(ctx.redis.port)
-        // The harness's own INFO / CONFIG are not the hub's.
-        delete stats.info
-        delete stats['config|resetstat']
-        delete stats.config
-        const totalCalls = Object.values(stats).reduce((a, b) => a + b, 0)
-        return {
-          subs,
-          published: spec.msgs,
-          delivered: got.delivered,
-          expected: got.expected,
-          commands: stats,
-          totalCalls,
-          callsPerPublish: totalCalls / spec.msgs,
-        }
-      }),
+      await withProcesses(
+        variant,
+        async (ctx) => {
+          if (!ctx.redis) throw new Error(`${variant.name} has no Redis`)
+          await openAll(ctx, variant, subs, 200, timeoutMs)
+          const { armed, delivered } = ctx.load.expect({
+            type: 'expect',
+            perConn: spec.msgs,
+            latency: false,
+            timeoutMs,
+          })
+          await armed
+          await resetStats(ctx.redis.port)
+          const published = control(ctx.server.port, `burst?count=${spec.msgs}&size=${spec.size}`)
+          const got = await delivered
+          await published
+          await sleep(200)
+          const stats = await commandStats(ctx.redis.port)
+          // The harness's own INFO / CONFIG are not the hub's.
+          delete stats.info
+          delete stats['config|resetstat']
+          delete stats.config
+          const totalCalls = Object.values(stats).reduce((a, b) => a + b, 0)
+          return {
+            subs,
+            published: spec.msgs,
+            delivered: got.delivered,
+            expected: got.expected,
+            commands: stats,
+            totalCalls,
+            callsPerPublish: totalCalls / spec.msgs,
+          }
+        },
+        sink,
+      ),
     )
   }
   return out
@@ -768,18 +1036,44 @@ export interface BenchResults {
   date: string
   scale: Scale
   results: VariantResult[]
+  /** CPU pinning used for this run (null: none). */
+  pinning: Pinning | null
+  /** Latency rounds: the variant order of each round. */
+  latencyOrder: string[][]
+  /** The machine's load around every scenario run, in the order they ran. */
+  noise: NoiseRecord[]
+  /** Wall time of the whole run, seconds. */
+  seconds: number
+}
+
+/** Load average (1 min) at which a scenario's numbers are flagged as noisy: the machine's CPU count. */
+export function noisy(n: Noise, cores = availableParallelism()): boolean {
+  return n.othersCpuPct >= 25 || Math.max(n.loadStart[0], n.loadEnd[0]) > cores * 1.5
 }
 
 export async function runBench(opts: RunOptions): Promise<BenchResults> {
   const log = opts.log ?? (() => {})
   const { scale } = opts
+  const started = performance.now()
   compiled = opts.compile !== false
+  pinning = opts.pin ?? null
+  h2PerSession = scale.h2StreamsPerSession
   if (compiled) {
     const t = performance.now()
     buildServers()
     log(`compiled the servers with tsc in ${((performance.now() - t) / 1000).toFixed(1)} s`)
   }
+  if (pinning)
+    log(`pinned: servers to CPU ${pinning.server}, load processes to CPU ${pinning.load}`)
+  const noise: NoiseRecord[] = []
+  const warn = (n: Noise, what: string) => {
+    if (noisy(n))
+      log(
+        `WARNING ${what}: the machine was busy (load average ${n.loadStart[0]} -> ${n.loadEnd[0]}, other processes used ${n.othersCpuPct}% of the CPU); its timings carry noise`,
+      )
+  }
   const results: VariantResult[] = []
+  const runnable: { variant: Variant; r: VariantResult }[] = []
   for (const variant of opts.variants) {
     const r: VariantResult = {
       variant: variant.name,
@@ -793,45 +1087,93 @@ export async function runBench(opts: RunOptions): Promise<BenchResults> {
       log(`${variant.name}: skipped (${r.errors[0]})`)
       continue
     }
-    const attempt = async (name: string, fn: () => Promise<void>) => {
-      if (!opts.scenarios.includes(name as ScenarioName)) return
-      const started = performance.now()
-      try {
-        await fn()
-        log(
-          `${variant.name} ${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-        )
-      } catch (err) {
-        const msg = `${name}: ${err instanceof Error ? err.message : String(err)}`
-        r.errors.push(msg)
-        log(`${variant.name} ${msg}`)
-      }
+    runnable.push({ variant, r })
+  }
+  const attempt = async (
+    variant: Variant,
+    r: VariantResult,
+    name: string,
+    fn: (sink: NoiseSink) => Promise<void>,
+    round?: number,
+  ) => {
+    if (!opts.scenarios.includes(name as ScenarioName)) return
+    const t = performance.now()
+    const sink: NoiseSink = { variant: variant.name, scenario: name, round, out: noise }
+    const what = `${variant.name} ${name}${round !== undefined ? ` round ${round + 1}` : ''}`
+    try {
+      await fn(sink)
+      log(`${what}: done in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+    } catch (err) {
+      const msg = `${name}${round !== undefined ? ` (round ${round + 1})` : ''}: ${err instanceof Error ? err.message : String(err)}`
+      r.errors.push(msg)
+      log(`${variant.name} ${msg}`)
     }
-    await attempt('throughput', async () => {
-      r.throughput = await throughput(variant, scale.throughput, scale.timeoutMs)
+    if (sink.last) warn(sink.last, what)
+  }
+  for (const { variant, r } of runnable) {
+    await attempt(variant, r, 'throughput', async (sink) => {
+      r.throughput = await throughput(variant, scale.throughput, scale.timeoutMs, sink)
     })
-    await attempt('latency', async () => {
-      r.latency = []
-      for (const spec of scale.latency)
-        r.latency.push(await latency(variant, spec, scale.timeoutMs))
+    await attempt(variant, r, 'idle', async (sink) => {
+      r.idle = await idle(variant, scale.idle, scale.timeoutMs, sink)
     })
-    await attempt('idle', async () => {
-      r.idle = await idle(variant, scale.idle, scale.timeoutMs)
+    await attempt(variant, r, 'ramp', async (sink) => {
+      r.ramp = await ramp(variant, scale.ramp, scale.timeoutMs, sink)
     })
-    await attempt('ramp', async () => {
-      r.ramp = await ramp(variant, scale.ramp, scale.timeoutMs)
+    await attempt(variant, r, 'large', async (sink) => {
+      r.large = await throughput(variant, scale.large, scale.timeoutMs, sink)
     })
-    await attempt('large', async () => {
-      r.large = await throughput(variant, scale.large, scale.timeoutMs)
-    })
-    await attempt('resume', async () => {
-      r.resume = await resume(variant, scale.resume, scale.timeoutMs)
+    await attempt(variant, r, 'resume', async (sink) => {
+      r.resume = await resume(variant, scale.resume, scale.timeoutMs, sink)
     })
     if (variant.redis) {
-      await attempt('redis', async () => {
-        r.redis = await redisCommands(variant, scale.redis, scale.timeoutMs)
+      await attempt(variant, r, 'redis', async (sink) => {
+        r.redis = await redisCommands(variant, scale.redis, scale.timeoutMs, sink)
       })
     }
   }
-  return { date: new Date().toISOString(), scale, results }
+  // Latency last, in rounds: every variant once per round, the order rotated
+  // each round, so a change in the machine's load hits every variant alike.
+  const latencyOrder: string[][] = []
+  if (opts.scenarios.includes('latency')) {
+    const rounds = Math.max(1, scale.rounds ?? 1)
+    const got = new Map<string, LatencyRound[][]>(
+      runnable.map(({ variant }) => [variant.name, scale.latency.map(() => [])]),
+    )
+    for (let round = 0; round < rounds; round++) {
+      const order = roundOrder(runnable, round)
+      latencyOrder.push(order.map(({ variant }) => variant.name))
+      for (const [position, { variant, r }] of order.entries()) {
+        await attempt(
+          variant,
+          r,
+          'latency',
+          async (sink) => {
+            for (const [i, spec] of scale.latency.entries()) {
+              sink.scenario = `latency ${spec.conns}x${spec.rate}/s`
+              const one = await latency(variant, spec, scale.timeoutMs, sink, position)
+              one.noise = sink.last
+              if (sink.last) warn(sink.last, `${variant.name} ${sink.scenario} round ${round + 1}`)
+              sink.last = undefined
+              got.get(variant.name)![i].push(one)
+            }
+          },
+          round,
+        )
+      }
+    }
+    for (const { variant, r } of runnable) {
+      const specs = got.get(variant.name)!
+      if (specs.every((rs) => rs.length)) r.latency = specs.map(summariseRounds)
+    }
+  }
+  return {
+    date: new Date().toISOString(),
+    scale,
+    results,
+    pinning,
+    latencyOrder,
+    noise,
+    seconds: Math.round(performance.now() - started) / 1000,
+  }
 }

@@ -10,10 +10,15 @@
  * publish time in microseconds on the monotonic clock, which every process on
  * the machine shares.
  */
-import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
+import { type ClientHttp2Session, connect as h2connect } from 'node:http2'
+import { connect } from 'node:net'
 
-export type Transport = 'sse' | 'ws'
+/** HTTP/1.1 event stream, WebSocket, or an event stream over cleartext HTTP/2 (h2c). */
+export type Transport = 'sse' | 'ws' | 'h2'
+
+/** HTTP/2: streams opened per session (browsers and most servers allow 100 at once). */
+export const H2_STREAMS_PER_SESSION = 100
 
 export type LoadRequest =
   | {
@@ -29,6 +34,8 @@ export type LoadRequest =
       track?: boolean
       /** Reopen the connections dropped by `drop`, each sending the last id it saw as Last-Event-ID. */
       resume?: boolean
+      /** h2: streams per session (default H2_STREAMS_PER_SESSION). */
+      streamsPerSession?: number
     }
   /** Reset the counters (answered with `armed`), then answer `delivered` once every connection has `perConn` events. */
   | {
@@ -53,8 +60,14 @@ export interface Opened {
   /** Milliseconds from the first connect to the last response head. */
   ms: number
   errors: string[]
-  /** Mean size of the response head (status line and headers), bytes: sent once per connection. */
+  /**
+   * Mean size of the response head (status line and headers), bytes: sent once per connection.
+   * h2: bytes the sessions' sockets received while opening, less the streams' body bytes, per
+   * stream (HEADERS frames, HPACK-compressed, plus each stream's share of the SETTINGS exchange).
+   */
   headBytes: number
+  /** h2: sessions the streams were opened over. */
+  sessions?: number
 }
 
 export interface LatencySummary {
@@ -74,6 +87,8 @@ export interface Delivered {
   complete: number
   /** Body bytes received during the phase (after the response head), all connections. */
   bytes: number
+  /** h2: bytes the sessions' sockets received during the phase (DATA frame headers included). */
+  socketBytes?: number
   /** Monotonic microseconds of the first and the last event seen in the phase. */
   firstUs: number
   lastUs: number
@@ -103,6 +118,8 @@ interface Track {
 }
 
 class Conn {
+  /** h2: bytes the stream's DATA frames carried while opening (to split the head off). */
+  openBody = 0
   track: Track | undefined
   headDone = false
   headBytes = 0
@@ -114,10 +131,15 @@ class Conn {
   tail: Buffer | undefined
   /** Latency mode: bytes from an incomplete marker+number at the end of the previous chunk. */
   carry: Buffer | undefined
-  constructor(readonly socket: Socket) {}
+  constructor(readonly destroy: () => void) {}
 }
 
 let conns: Conn[] = []
+/** While `open` runs: h2 body bytes then count toward the opening, not a phase. */
+let opening = false
+/** h2 sessions of the current connections. */
+let sessions: ClientHttp2Session[] = []
+const socketBytes = () => sessions.reduce((a, s) => a + (s.socket?.bytesRead ?? 0), 0)
 let latencyMode = false
 let perConn = Number.POSITIVE_INFINITY
 let completeConns = 0
@@ -262,7 +284,7 @@ function requestHead(port: number, path: string, transport: Transport, lastEvent
 function openOne(port: number, path: string, transport: Transport, track?: Track): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', noDelay: true })
-    const c = new Conn(socket)
+    const c = new Conn(() => socket.destroy())
     c.track = track
     const expectStatus = transport === 'ws' ? ' 101 ' : ' 200 '
     socket.once('connect', () => socket.write(requestHead(port, path, transport, track?.lastId)))
@@ -290,12 +312,63 @@ function openOne(port: number, path: string, transport: Transport, track?: Track
   })
 }
 
+/** One event stream as a stream of an HTTP/2 session, counted like the HTTP/1.1 body. */
+function openStream(
+  session: ClientHttp2Session,
+  path: string,
+  lastEventId: string,
+  track?: Track,
+): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({
+      ':path': path,
+      accept: 'text/event-stream',
+      'cache-control': 'no-cache',
+      ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+    })
+    const c = new Conn(() => stream.close())
+    c.track = track
+    stream.on('error', (err) => {
+      if (!c.headDone) reject(err)
+    })
+    stream.once('response', (headers) => {
+      if (headers[':status'] !== 200) {
+        stream.close()
+        reject(new Error(`unexpected response: ${headers[':status']}`))
+        return
+      }
+      c.headDone = true
+      resolve(c)
+    })
+    stream.on('data', (chunk: Buffer) => {
+      if (!c.headDone) return
+      onBody(c, chunk)
+      if (opening) c.openBody += chunk.length
+    })
+  })
+}
+
+function openSession(port: number): Promise<ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = h2connect(`http://127.0.0.1:${port}`)
+    session.once('connect', () => resolve(session))
+    session.once('error', reject)
+    // Errors after the connect land on the streams; keep the session from throwing.
+    session.on('error', () => {})
+  })
+}
+
 async function open(req: Extract<LoadRequest, { type: 'open' }>): Promise<Opened> {
   const started = performance.now()
   const deadline = started + req.timeoutMs
   const errors: string[] = []
   let next = 0
   let failed = 0
+  // h2: stream k goes over session floor(k / perSession), each session opened by the first stream that needs it.
+  const perSession = Math.max(1, req.streamsPerSession ?? H2_STREAMS_PER_SESSION)
+  const mine: Promise<ClientHttp2Session>[] = []
+  const bytes0 = socketBytes()
+  opening = true
   const worker = async () => {
     while (next < req.n && performance.now() < deadline) {
       const k = next++
@@ -306,7 +379,14 @@ async function open(req: Extract<LoadRequest, { type: 'open' }>): Promise<Opened
           : undefined
       if (track) track.text = ''
       try {
-        conns.push(await openOne(req.port, req.path, req.transport, track))
+        if (req.transport === 'h2') {
+          const s = Math.floor(k / perSession)
+          if (!mine[s]) {
+            mine[s] = openSession(req.port)
+            mine[s].then((session) => sessions.push(session)).catch(() => {})
+          }
+          conns.push(await openStream(await mine[s], req.path, track?.lastId ?? '', track))
+        } else conns.push(await openOne(req.port, req.path, req.transport, track))
       } catch (err) {
         failed++
         const text = String(err)
@@ -315,6 +395,12 @@ async function open(req: Extract<LoadRequest, { type: 'open' }>): Promise<Opened
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency, req.n)) }, worker))
+  opening = false
+  if (req.transport === 'h2' && conns.length) {
+    const body = conns.reduce((a, c) => a + c.openBody, 0)
+    const head = (socketBytes() - bytes0 - body) / conns.length
+    for (const c of conns) c.headBytes = head
+  }
   return {
     type: 'opened',
     ok: conns.length,
@@ -322,10 +408,12 @@ async function open(req: Extract<LoadRequest, { type: 'open' }>): Promise<Opened
     ms: performance.now() - started,
     errors,
     headBytes: conns.length ? conns.reduce((a, c) => a + c.headBytes, 0) / conns.length : 0,
+    ...(req.transport === 'h2' ? { sessions: mine.length } : {}),
   }
 }
 
 function expect(req: Extract<LoadRequest, { type: 'expect' }>): Promise<Delivered> {
+  const socket0 = socketBytes()
   latencyMode = req.latency
   perConn = req.perConn
   completeConns = 0
@@ -358,6 +446,7 @@ function expect(req: Extract<LoadRequest, { type: 'expect' }>): Promise<Delivere
         expected,
         complete: completeConns,
         bytes,
+        ...(sessions.length ? { socketBytes: socketBytes() - socket0 } : {}),
         firstUs,
         lastUs,
         latency,
@@ -393,8 +482,10 @@ function summarise(xs: Float64Array): LatencySummary {
 }
 
 function close(): void {
-  for (const c of conns) c.socket.destroy()
+  for (const c of conns) c.destroy()
   conns = []
+  for (const s of sessions) s.destroy()
+  sessions = []
 }
 
 process.on('message', (msg: LoadRequest) => {

@@ -1,5 +1,6 @@
 /**
  * `npm run bench:fanout -- [--quick] [--variants a,b] [--scenarios x,y]
+ *   [--rounds N] [--latency-specs i,j] [--pin on|off]
  *   [--conns N] [--msgs M] [--out DIR] [--svg FILE]`
  *
  * Runs the fan-out harness, prints a table and ratios against the rivals from
@@ -9,6 +10,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import {
+  defaultPinning,
   FULL,
   QUICK,
   ROOT,
@@ -26,6 +28,9 @@ const USAGE = `Usage: npm run bench:fanout -- [options]
   --quick               small numbers (a couple of minutes in all)
   --variants a,b        ${VARIANTS.map((v) => v.name).join(', ')}
   --scenarios x,y       ${SCENARIOS.join(', ')}
+  --rounds N            latency rounds, variants interleaved (default 3; --quick 2)
+  --latency-specs i,j   which latency specs to run, by index (default all: 0 = 1,000 x 20/s, 1 = 100 x 100/s)
+  --pin on|off          servers on CPU 0, load processes on CPU 1 with taskset (default on with 2+ CPUs)
   --conns N             connections for the throughput scenario
   --msgs M              messages for the throughput scenario
   --idle-conns N        connections for the idle-memory scenario
@@ -53,6 +58,20 @@ export async function main(argv: string[]): Promise<number> {
   if (args.has('conns')) scale.throughput.conns = Number(args.get('conns'))
   if (args.has('msgs')) scale.throughput.msgs = Number(args.get('msgs'))
   if (args.has('idle-conns')) scale.idle.conns = Number(args.get('idle-conns'))
+  if (args.has('rounds')) scale.rounds = Math.max(1, Number(args.get('rounds')) || 1)
+  if (args.has('latency-specs')) {
+    const keep = args
+      .get('latency-specs')!
+      .split(',')
+      .map((x) => Number(x.trim()))
+    scale.latency = scale.latency.filter((_, i) => keep.includes(i))
+  }
+  const pinArg = args.get('pin') ?? 'on'
+  if (pinArg !== 'on' && pinArg !== 'off') {
+    process.stderr.write(`bench: --pin takes on or off\n`)
+    return 2
+  }
+  const pin = pinArg === 'on' ? defaultPinning() : null
 
   const pick = <T extends { name: string } | string>(list: T[], key: string): T[] | string => {
     const want = args.get(key)
@@ -76,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     variants,
     scenarios: scenarios as ScenarioName[],
     scale,
+    pin,
     log: (line) =>
       process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`),
   })

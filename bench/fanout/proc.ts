@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs'
 
 let ticksPerSecond: number | undefined
 
-function clockTicks(): number {
+/** Clock ticks per second (USER_HZ), the unit of /proc's CPU times. */
+export function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     try {
       ticksPerSecond =

@@ -2,7 +2,7 @@
  * Tables (Markdown, so they paste into docs/benchmarks.md) and a hand-written
  * SVG chart from one run's results. No dependencies.
  */
-import type { BenchResults, VariantResult } from './harness.js'
+import { type BenchResults, noisy, type VariantResult } from './harness.js'
 import type { machine } from './proc.js'
 
 export type Report = BenchResults & { machine: ReturnType<typeof machine>; command: string }
@@ -36,6 +36,12 @@ export function renderTable(report: Report): string {
     `fan-out benchmark, ${report.date}; ${m.cpu}, ${m.cores} cores, ${m.memGb} GB, Node ${m.node}, Linux ${m.kernel}`,
   )
   out.push(`command: ${report.command}`)
+  if (report.seconds !== undefined) out.push(`duration: ${f(report.seconds / 60, 1)} min`)
+  out.push(
+    report.pinning
+      ? `pinning: servers (and redis-server) on CPU ${report.pinning.server}, load processes on CPU ${report.pinning.load} (taskset)`
+      : 'pinning: none (servers and load processes share every CPU)',
+  )
 
   const tp = rs.filter((r) => r.throughput)
   if (tp.length) {
@@ -82,18 +88,29 @@ export function renderTable(report: Report): string {
     const spec = s.latency[i]
     const rows = lat.filter((r) => r.latency![i])
     if (!rows.length) continue
+    const n = rows[0].latency![i].rounds?.length ?? 1
     out.push(
-      `\n### Latency: ${spec.conns} connections at ${spec.rate} msg/s for ${spec.seconds} s (publish to receipt)\n`,
+      `\n### Latency: ${spec.conns} connections at ${spec.rate} msg/s for ${spec.seconds} s (publish to receipt)${n > 1 ? `, median of ${n} interleaved rounds` : ''}\n`,
     )
     out.push(
       table(
-        ['variant', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'server CPU us/event', 'delivered'],
+        [
+          'variant',
+          'p50 ms',
+          'p99 ms',
+          'p99 range ms',
+          'p99.9 ms',
+          'max ms',
+          'server CPU us/event',
+          'delivered',
+        ],
         rows.map((r) => {
           const x = r.latency![i]
           return [
             r.label,
             f(x.p50Ms, 2),
             f(x.p99Ms, 2),
+            x.p99MinMs !== undefined ? `${f(x.p99MinMs, 1)}-${f(x.p99MaxMs, 1)}` : '-',
             f(x.p999Ms, 2),
             f(x.maxMs, 1),
             f(x.cpuUsPerEvent, 2),
@@ -209,8 +226,30 @@ export function renderTable(report: Report): string {
     )
   }
 
+  const h2 = renderH2(rs)
+  if (h2) out.push(h2)
+
   const ratios = renderRatios(rs)
   if (ratios) out.push(ratios)
+
+  const loud = (report.noise ?? []).filter((n) => noisy(n, m.cores || undefined))
+  if (loud.length) {
+    out.push(
+      `\n### Noisy scenario runs (other processes used >= 25% of the CPU, or load average > 1.5 x cores)\n`,
+    )
+    out.push(
+      table(
+        ['variant', 'scenario', 'round', 'load avg start -> end', 'others CPU %'],
+        loud.map((n) => [
+          n.variant,
+          n.scenario,
+          n.round !== undefined ? String(n.round + 1) : '-',
+          `${n.loadStart[0]} -> ${n.loadEnd[0]}`,
+          f(n.othersCpuPct, 1),
+        ]),
+      ),
+    )
+  }
 
   const errs = rs.filter((r) => r.errors.length)
   if (errs.length) {
@@ -218,6 +257,48 @@ export function renderTable(report: Report): string {
     for (const r of errs) for (const e of r.errors) out.push(`- ${r.label}: ${e}`)
   }
   return out.join('\n')
+}
+
+/** The hub over HTTP/2 next to the hub over HTTP/1.1, from the same run. */
+function renderH2(rs: VariantResult[]): string {
+  const h1 = rs.find((r) => r.variant === 'sluice-hub')
+  const h2 = rs.find((r) => r.variant === 'sluice-hub-h2')
+  if (!h2 || !h1) return ''
+  const rows: string[][] = []
+  const row = (name: string, a: number | undefined, b: number | undefined, digits = 1) => {
+    if (a === undefined && b === undefined) return
+    rows.push([name, f(a, digits), f(b, digits)])
+  }
+  row('delivered ev/s (throughput)', h1.throughput?.eventsPerSec, h2.throughput?.eventsPerSec, 0)
+  row(
+    'server CPU us/event (throughput)',
+    h1.throughput?.cpuUsPerEvent,
+    h2.throughput?.cpuUsPerEvent,
+    2,
+  )
+  row(
+    'wire B/event after the handshake',
+    h1.throughput?.wireBytesPerEvent,
+    h2.throughput?.wireBytesPerEvent,
+  )
+  row('  of which SSE text', h1.throughput?.wireBytesPerEvent, h2.throughput?.bodyBytesPerEvent)
+  row('response head B per stream', h1.throughput?.handshakeBytes, h2.throughput?.handshakeBytes)
+  for (const [i] of (h1.latency ?? []).entries()) {
+    const a = h1.latency?.[i]
+    const b = h2.latency?.[i]
+    if (!a || !b) continue
+    row(`p50 ms, ${a.conns} x ${a.rate}/s`, a.p50Ms, b.p50Ms, 2)
+    row(`p99 ms, ${a.conns} x ${a.rate}/s`, a.p99Ms, b.p99Ms, 2)
+    row(`wire B/event, ${a.conns} x ${a.rate}/s`, a.wireBytesPerEvent, b.wireBytesPerEvent)
+  }
+  row('KB per idle connection / stream', h1.idle?.kbPerConn, h2.idle?.kbPerConn)
+  row('accepted/s (ramp)', h1.ramp?.acceptedPerSec, h2.ramp?.acceptedPerSec, 0)
+  if (!rows.length) return ''
+  const sessions = h2.throughput?.sessions
+  return [
+    `\n### HTTP/2 (h2c) against HTTP/1.1, sluice hub, same run${sessions ? ` (streams over ${sessions} sessions in the throughput scenario)` : ''}\n`,
+    table(['metric', h1.label, h2.label], rows),
+  ].join('\n')
 }
 
 interface Metric {
@@ -230,7 +311,11 @@ interface Metric {
 export const METRICS: Metric[] = [
   { name: 'delivered ev/s', get: (r) => r.throughput?.eventsPerSec, higher: true },
   { name: 'server CPU us/event', get: (r) => r.throughput?.cpuUsPerEvent, higher: false },
-  { name: 'p99 latency (first latency row)', get: (r) => r.latency?.[0]?.p99Ms, higher: false },
+  {
+    name: 'p99 latency (first latency row, median of rounds)',
+    get: (r) => r.latency?.[0]?.p99Ms,
+    higher: false,
+  },
   { name: 'KB per idle connection', get: (r) => r.idle?.kbPerConn, higher: false },
 ]
 

@@ -4,8 +4,18 @@
  * published reaches every connection — which is what proves the harness counts
  * correctly. Speed is never asserted here; docs/benchmarks.md has the numbers.
  */
+import fc from 'fast-check'
 import { expect, it } from 'vitest'
-import { available, runBench, type Scale, VARIANTS } from '../../bench/fanout/harness.js'
+import {
+  available,
+  type LatencyRound,
+  median,
+  roundOrder,
+  runBench,
+  type Scale,
+  summariseRounds,
+  VARIANTS,
+} from '../../bench/fanout/harness.js'
 import { renderSvg, renderTable } from '../../bench/fanout/report.js'
 import { machine } from '../../bench/fanout/proc.js'
 import { describeExternal } from '../helpers/external.js'
@@ -19,7 +29,63 @@ const TINY: Scale = {
   redis: { subs: [2, 5], msgs: 10, size: 100 },
   resume: { conns: 3, before: 5, during: 5, after: 5 },
   timeoutMs: 15_000,
+  // HTTP/2: 5 streams make 2 sessions, 10 make 3 (exercises the multiplexing with tiny numbers).
+  h2StreamsPerSession: 4,
 }
+
+it('rotates the latency order each round, so every variant takes every position', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.string(), { minLength: 1, maxLength: 8 }), (names) => {
+      const rounds = Array.from({ length: names.length }, (_, r) => roundOrder(names, r))
+      for (const order of rounds) expect([...order].sort()).toEqual([...names].sort())
+      for (const name of names) {
+        const positions = rounds.map((order) => order.indexOf(name)).sort((a, b) => a - b)
+        expect(positions).toEqual(names.map((_, i) => i))
+      }
+    }),
+  )
+  expect(roundOrder(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a'])
+  expect(roundOrder(['a', 'b', 'c'], 3)).toEqual(['a', 'b', 'c'])
+})
+
+it('summarises latency rounds as medians, sums and the p99 range', () => {
+  expect(median([3, 1, 2])).toBe(2)
+  expect(median([4, 1, 3, 2])).toBe(2.5)
+  const round = (i: number, p99Ms: number, p50Ms: number): LatencyRound => ({
+    round: i,
+    position: i,
+    conns: 10,
+    rate: 20,
+    seconds: 1,
+    delivered: 200,
+    expected: 200,
+    p50Ms,
+    p99Ms,
+    p999Ms: p99Ms + 1,
+    maxMs: p99Ms + 2,
+    serverCpuMs: 10 * (i + 1),
+    cpuUsPerEvent: 50 * (i + 1),
+    wireBytesPerEvent: 130,
+    timedOut: false,
+  })
+  // One noisy round (450 ms) does not move the median.
+  const s = summariseRounds([round(0, 20, 2), round(1, 450, 9), round(2, 30, 3)])
+  expect(s).toMatchObject({
+    conns: 10,
+    delivered: 600,
+    expected: 600,
+    p50Ms: 3,
+    p99Ms: 30,
+    p999Ms: 31,
+    maxMs: 32,
+    serverCpuMs: 20,
+    cpuUsPerEvent: 100,
+    p99MinMs: 20,
+    p99MaxMs: 450,
+    timedOut: false,
+  })
+  expect(s.rounds).toHaveLength(3)
+})
 
 // The Redis variant needs redis-server; the others need nothing outside node_modules.
 describeExternal(['redis-server'], 'fan-out harness', () => {
@@ -51,8 +117,22 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
       expect(r.throughput!.serverCpuMs, r.variant).toBeGreaterThanOrEqual(0)
       const [lat] = r.latency!
       expect(lat, r.variant).toMatchObject({ delivered: 5 * 20, expected: 5 * 20, timedOut: false })
+      expect(lat.rounds, r.variant).toHaveLength(1)
+      // Every event leaves alone at 50/s: the whole frame is on the wire, payload included.
+      expect(lat.wireBytesPerEvent, r.variant).toBeGreaterThanOrEqual(100)
       expect(lat.p50Ms, r.variant).toBeGreaterThan(0)
       expect(lat.p99Ms, r.variant).toBeGreaterThanOrEqual(lat.p50Ms)
+    }
+
+    // HTTP/2: 5 streams over 2 sessions (4 per session); the sockets carried the SSE text
+    // plus frame headers, so the wire count is at least the body count.
+    const h2 = run.results.find((r) => r.variant === 'sluice-hub-h2')
+    if (h2) {
+      expect(h2.throughput).toMatchObject({ sessions: 2 })
+      expect(h2.throughput!.bodyBytesPerEvent).toBeGreaterThanOrEqual(100)
+      expect(h2.throughput!.wireBytesPerEvent).toBeGreaterThanOrEqual(
+        h2.throughput!.bodyBytesPerEvent!,
+      )
     }
 
     // The report renders every variant that ran, as Markdown and as SVG.
@@ -83,15 +163,53 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
     expect(r.ramp).toMatchObject({ opened: 10, failed: 0 })
   }, 60_000)
 
+  it('runs latency in interleaved rounds and HTTP/2 idle streams over sessions (hub on h2, raw loop on HTTP/1.1)', async () => {
+    const variants = VARIANTS.filter(
+      (v) => (v.name === 'sluice-hub-h2' || v.name === 'raw') && available(v),
+    )
+    const names = variants.map((v) => v.name)
+    const run = await runBench({
+      variants,
+      scenarios: ['latency', 'idle'],
+      scale: { ...TINY, rounds: 2 },
+      compile: false,
+    })
+    // Round r runs the variants rotated by r.
+    expect(run.latencyOrder).toEqual([0, 1].map((r) => roundOrder(names, r)))
+    for (const r of run.results) {
+      expect(r.errors, r.variant).toEqual([])
+      const [lat] = r.latency!
+      expect(lat.rounds.map((x) => x.round)).toEqual([0, 1])
+      for (const x of lat.rounds) {
+        expect(x, r.variant).toMatchObject({ delivered: 100, expected: 100, timedOut: false })
+        expect(x.position).toBe(run.latencyOrder[x.round].indexOf(r.variant))
+        expect(x.noise!.loadStart).toHaveLength(3)
+      }
+      expect(lat).toMatchObject({ delivered: 200, expected: 200 })
+      expect(lat.p99Ms).toBeGreaterThanOrEqual(lat.p99MinMs)
+      expect(lat.p99Ms).toBeLessThanOrEqual(lat.p99MaxMs)
+      expect(r.idle).toMatchObject({ conns: 10, opened: 10 })
+    }
+    // The machine's load is recorded around every scenario run: 2 variants x (2 latency rounds + idle).
+    expect(run.noise).toHaveLength(2 * 3)
+    for (const n of run.noise) expect(n.othersCpuPct).toBeGreaterThanOrEqual(0)
+    const table = renderTable({ ...run, machine: machine(), command: 'test' })
+    expect(table).toContain('median of 2 interleaved rounds')
+    expect(table).toContain('p99 range ms')
+  }, 60_000)
+
   it('counts what a reconnect loses: nothing on the hub (Last-Event-ID replay), the gap on ws', async () => {
     const variants = VARIANTS.filter(
-      (v) => (v.name === 'sluice-hub' || v.name === 'ws') && available(v),
+      (v) =>
+        (v.name === 'sluice-hub' || v.name === 'sluice-hub-h2' || v.name === 'ws') && available(v),
     )
     const run = await runBench({ variants, scenarios: ['resume'], scale: TINY, compile: false })
     const by = Object.fromEntries(run.results.map((r) => [r.variant, r]))
     for (const r of run.results) expect(r.errors, r.variant).toEqual([])
-    if (by['sluice-hub']) {
-      expect(by['sluice-hub'].resume).toMatchObject({
+    // Over HTTP/2 too: Last-Event-ID is a request header on the new stream.
+    for (const name of ['sluice-hub', 'sluice-hub-h2']) {
+      if (!by[name]) continue
+      expect(by[name].resume, name).toMatchObject({
         owed: 10,
         received: 10,
         lost: 0,

@@ -13,6 +13,7 @@
  * Each publish route answers once the last message has been handed to the variant.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createH2Server, type Http2Server } from 'node:http2'
 import { writeHeapSnapshot } from 'node:v8'
 
 /** One broadcast target. `publish` may return a promise: the loop awaits it (backpressure). */
@@ -116,14 +117,30 @@ function control(fanout: () => Fanout, req: IncomingMessage, res: ServerResponse
   }
 }
 
+function listen(server: Server | Http2Server): Promise<number> {
+  // A long accept queue: the ramp scenario opens connections as fast as it can.
+  return new Promise<number>((resolve) =>
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+      const addr = server.address()
+      resolve(typeof addr === 'object' && addr ? addr.port : 0)
+    }),
+  )
+}
+
 /**
  * Start a variant: `setup` gets the server (to add an upgrade listener, say)
  * and returns the subscriber handler and the fan-out. Prints `READY <port>`.
+ *
+ * With `{ h2: true }` the subscribers are served over cleartext HTTP/2 (h2c,
+ * `node:http2` `createServer()`, whose compatibility request/response the
+ * handler gets) on a second port, and the control routes stay on HTTP/1.1
+ * (an h2c server takes no HTTP/1.1): prints `READY <control port> H2 <h2 port>`.
  */
 export async function serveVariant(
   setup: (
     server: Server,
   ) => Promise<{ handler: Handler; fanout: Fanout }> | { handler: Handler; fanout: Fanout },
+  options: { h2?: boolean } = {},
 ): Promise<void> {
   let variant: { handler: Handler; fanout: Fanout } | undefined
   const server = createServer((req, res) => {
@@ -134,13 +151,16 @@ export async function serveVariant(
   server.requestTimeout = 0
   server.headersTimeout = 0
   variant = await setup(server)
-  // A long accept queue: the ramp scenario opens connections as fast as it can.
-  await new Promise<void>((resolve) =>
-    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve),
-  )
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
-  process.stdout.write(`READY ${port}\n`)
+  const port = await listen(server)
+  if (options.h2) {
+    // Http2ServerRequest/Response have the members the handlers use at run time.
+    const h2 = createH2Server((req, res) =>
+      variant!.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+    )
+    process.stdout.write(`READY ${port} H2 ${await listen(h2)}\n`)
+  } else {
+    process.stdout.write(`READY ${port}\n`)
+  }
   const stop = () => process.exit(0)
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
