@@ -2,13 +2,20 @@
  * A store on Redis Streams, so several hub nodes act as one hub.
  *
  * - One stream per topic (`<prefix>topic:<name>`), trimmed with `MAXLEN ~`.
- * - One hub-wide counter: a Lua script INCRs `<prefix>seq` and XADDs with the
+ * - One hub-wide counter: a Lua script INCRBYs `<prefix>seq` and XADDs with the
  *   explicit id `<seq>-0`, atomically, so stream ids are globally ordered
  *   within one Redis and a single event id resumes any set of topics.
+ *   Appends made in the same tick go to Redis as one script call (one round
+ *   trip for N publishes); each resolves with its own id, in call order.
  * - An epoch (`<prefix>epoch`, created once with SET NX): a flushed or
  *   restarted Redis gets a new one, which every node notices.
  * - One blocking XREAD loop per node over all watched topics, on its own
- *   connection; commands use another.
+ *   connection; commands use another. The epoch is read right behind each
+ *   XREAD on the same connection (one round trip for both), and the next
+ *   XREAD goes out before a batch is delivered, so reading overlaps fan-out.
+ * - A batch is delivered in slices of ~64 KiB with a turn of the event loop
+ *   between them, so sockets flush to the kernel and readers keep pace; a
+ *   batch never lands on a subscriber's buffer all at once.
  *
  * ioredis is an optional peer dependency, loaded on first use.
  */
@@ -37,45 +44,80 @@ export interface RedisStoreOptions extends HistoryLimits {
   batch?: number
 }
 
-// KEYS: epoch, seq, stream. ARGV: candidate epoch, maxLength, data, event, maxAge (0 = none).
+// KEYS: epoch, seq, then the batch's distinct streams.
+// ARGV: candidate epoch, maxLength, maxAge (0 = none), n, then per event:
+// stream index (1-based into the streams), data, event ('' = none).
 //
-// Trimming is by XDEL of the oldest entries in batches (the amortised effect
-// of `MAXLEN ~`), not by XADD's MAXLEN: XDEL records the stream's
-// `max-deleted-entry-id`, MAXLEN trimming does not, and that id is what tells
-// a reader exactly whether events after its Last-Event-ID were dropped.
+// One call appends a batch: the seqs are consecutive (INCRBY n) in ARGV order,
+// all with one append time. Trimming is by XDEL of the oldest entries in
+// batches (the amortised effect of `MAXLEN ~`), not by XADD's MAXLEN: XDEL
+// records the stream's `max-deleted-entry-id`, MAXLEN trimming does not, and
+// that id is what tells a reader exactly whether events after its
+// Last-Event-ID were dropped.
 const APPEND_LUA = `
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
 local epoch = redis.call('GET', KEYS[1])
-local seq = redis.call('INCR', KEYS[2])
+local n = tonumber(ARGV[4])
+local last = redis.call('INCRBY', KEYS[2], n)
+local first = last - n + 1
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nowText = string.format('%d', now)
-local id = string.format('%d', seq) .. '-0'
-if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[3], id, 't', nowText, 'd', ARGV[3], 'e', ARGV[4])
-else
-  redis.call('XADD', KEYS[3], id, 't', nowText, 'd', ARGV[3])
-end
-local maxLength = tonumber(ARGV[2])
-local slack = math.max(1, math.min(100, math.floor(maxLength / 10)))
-local excess = redis.call('XLEN', KEYS[3]) - maxLength
-local ids = {}
-if excess >= slack then
-  local old = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', math.min(excess, 1000))
-  for i, entry in ipairs(old) do ids[i] = entry[1] end
-end
-local maxAge = tonumber(ARGV[5])
-if maxAge > 0 and #ids == 0 then
-  local cutoff = now - maxAge
-  local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 64)
-  for i, entry in ipairs(head) do
-    if tonumber(entry[2][2]) >= cutoff then break end
-    ids[i] = entry[1]
+for i = 0, n - 1 do
+  local key = KEYS[2 + tonumber(ARGV[5 + i * 3])]
+  local id = string.format('%d', first + i) .. '-0'
+  local event = ARGV[7 + i * 3]
+  if event ~= '' then
+    redis.call('XADD', key, id, 't', nowText, 'd', ARGV[6 + i * 3], 'e', event)
+  else
+    redis.call('XADD', key, id, 't', nowText, 'd', ARGV[6 + i * 3])
   end
 end
-if #ids > 0 then redis.call('XDEL', KEYS[3], unpack(ids)) end
-return {epoch, seq, nowText}
+local maxLength = tonumber(ARGV[2])
+local maxAge = tonumber(ARGV[3])
+local slack = math.max(1, math.min(100, math.floor(maxLength / 10)))
+for k = 3, #KEYS do
+  local key = KEYS[k]
+  local trimmed = false
+  local excess = redis.call('XLEN', key) - maxLength
+  while excess >= slack do
+    local old = redis.call('XRANGE', key, '-', '+', 'COUNT', math.min(excess, 1000))
+    local ids = {}
+    for i, entry in ipairs(old) do ids[i] = entry[1] end
+    if #ids == 0 then break end
+    redis.call('XDEL', key, unpack(ids))
+    trimmed = true
+    excess = excess - #ids
+  end
+  if maxAge > 0 and not trimmed then
+    local cutoff = now - maxAge
+    for round = 1, n do
+      local head = redis.call('XRANGE', key, '-', '+', 'COUNT', 64)
+      local ids = {}
+      for i, entry in ipairs(head) do
+        if tonumber(entry[2][2]) >= cutoff then break end
+        ids[i] = entry[1]
+      end
+      if #ids > 0 then redis.call('XDEL', key, unpack(ids)) end
+      if #ids < 64 then break end
+    end
+  end
+end
+return {epoch, first, nowText}
 `
+
+/** Most events in one append script call, and most data bytes (one event may be larger alone). */
+const APPEND_BATCH_EVENTS = 1000
+const APPEND_BATCH_BYTES = 1024 * 1024
+/** Data bytes delivered per slice of an XREAD batch before the loop yields to I/O. */
+const DELIVER_SLICE_BYTES = 64 * 1024
+
+interface PendingAppend {
+  topic: string
+  input: AppendInput
+  resolve: (e: StoredEvent) => void
+  reject: (err: unknown) => void
+}
 
 type RedisCtor = new (url: string, options: Record<string, unknown>) => RedisClient
 
@@ -192,7 +234,8 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       { cause },
     )
   }
-  cmd.defineCommand('sluiceAppend', { numberOfKeys: 3, lua: APPEND_LUA })
+  // No fixed key count: the caller passes it (2 + the batch's distinct streams).
+  cmd.defineCommand('sluiceAppend', { lua: APPEND_LUA })
 
   let blockingId = Number(await blocking.call('CLIENT', 'ID'))
   blocking.on('ready', () => {
@@ -231,9 +274,21 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     }
   }
 
-  function dispatch(reply: [string, [string, string[]][]][]): void {
+  interface Planned {
+    w: Watched
+    topic: string
+    id: string
+    seq: number
+    fields: string[]
+  }
+
+  /**
+   * The entries of one XREAD reply to deliver, in seq order, and the cursors
+   * moved past them (so the next XREAD can go out before they are delivered).
+   */
+  function plan(reply: [string, [string, string[]][]][]): Planned[] {
     let limit = Number.POSITIVE_INFINITY
-    const all: { w: Watched; topic: string; id: string; seq: number; fields: string[] }[] = []
+    const all: Planned[] = []
     for (const [key, entries] of reply) {
       const topic = key.slice(topicPrefix.length)
       const w = watched.get(topic)
@@ -243,18 +298,40 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       if (entries.length >= batch) limit = Math.min(limit, seqOf(entries[entries.length - 1][0]))
       for (const [id, fields] of entries) all.push({ w, topic, id, seq: seqOf(id), fields })
     }
-    all.sort((a, b) => a.seq - b.seq)
-    for (const x of all) {
-      if (x.seq > limit) break
+    if (reply.length > 1) all.sort((a, b) => a.seq - b.seq)
+    let n = 0
+    while (n < all.length && all[n].seq <= limit) {
+      all[n].w.cursor = all[n].id
+      n++
+    }
+    all.length = n
+    return all
+  }
+
+  /**
+   * Hand planned entries to the listeners in slices of ~DELIVER_SLICE_BYTES,
+   * with a turn of the event loop (setImmediate) after each: the transport
+   * uncorks and writes to the kernel, readers in this process read, and a
+   * subscriber's buffer holds about one slice, not a whole batch, so only
+   * one that does not read reaches its cap.
+   */
+  async function deliver(entries: Planned[], epoch: string): Promise<void> {
+    let bytes = 0
+    for (const x of entries) {
+      if (closed || epoch !== knownEpoch) return
       if (watched.get(x.topic) !== x.w) continue
-      x.w.cursor = x.id
-      const event = toEvent(knownEpoch, x.topic, x.id, x.fields)
+      const event = toEvent(epoch, x.topic, x.id, x.fields)
       for (const l of x.w.listeners) {
         try {
           l.onEvent(event)
         } catch {
           // one listener's failure does not stop the others
         }
+      }
+      bytes += event.data.length + 64
+      if (bytes >= DELIVER_SLICE_BYTES) {
+        bytes = 0
+        await new Promise<void>((r) => setImmediate(r))
       }
     }
   }
@@ -278,6 +355,8 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
   }
 
   async function loop(): Promise<void> {
+    /** The batch being delivered; the next XREAD is already out meanwhile. */
+    let delivering: Promise<void> = Promise.resolve()
     while (!closed) {
       const keys: string[] = []
       const cursors: string[] = []
@@ -287,6 +366,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
         cursors.push(w.cursor)
       }
       if (keys.length === 0) {
+        await delivering
         state = 'idle'
         await new Promise<void>((resolve) => {
           wake = resolve
@@ -297,10 +377,15 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
         if (!closed && watched.size > 0) await checkEpoch().catch(() => {})
         continue
       }
+      let reply: unknown[] | null
+      let epoch: string | null
       try {
         state = 'reading'
         reads++
-        const reply = (await blocking.call(
+        // The epoch right behind the XREAD, on the same connection: Redis
+        // answers it as soon as the XREAD returns, so one round trip says
+        // whether the entries belong to the epoch this node knows.
+        const read = blocking.call(
           'XREAD',
           'COUNT',
           String(batch),
@@ -309,18 +394,103 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
           'STREAMS',
           ...keys,
           ...cursors,
-        )) as unknown[] | null
+        ) as Promise<unknown[] | null>
+        const epochAfter = blocking.get(epochKey)
+        epochAfter.catch(() => {})
+        reply = await read
+        epoch = await epochAfter
         state = 'busy'
-        if (reply) dispatch(streamsOf(reply))
-        await checkEpoch()
       } catch {
         state = 'busy'
         if (closed) break
+        await delivering
         await new Promise((r) => setTimeout(r, 250))
+        continue
+      }
+      if (epoch !== knownEpoch) {
+        // Flushed or restarted (or the key is gone): the entries may be of
+        // either epoch, so none is delivered; the reset sends readers back to 0.
+        await delivering
+        await checkEpoch().catch(() => {})
+        continue
+      }
+      if (reply) {
+        const entries = plan(streamsOf(reply))
+        if (entries.length > 0) {
+          await delivering
+          delivering = deliver(entries, epoch)
+        }
       }
     }
   }
   void loop()
+
+  /** Appends waiting for this tick's script call. */
+  let pending: PendingAppend[] = []
+  let flushScheduled = false
+  /** The epoch a fresh Redis gets (SET NX); drawn again once Redis has taken it. */
+  let candidate = newEpoch()
+
+  /** Send this tick's appends: one script call per APPEND_BATCH_EVENTS / _BYTES. */
+  function flush(): void {
+    flushScheduled = false
+    const all = pending
+    pending = []
+    let i = 0
+    while (i < all.length) {
+      let bytes = 0
+      let j = i
+      while (
+        j < all.length &&
+        j - i < APPEND_BATCH_EVENTS &&
+        (j === i || bytes + all[j].input.data.length <= APPEND_BATCH_BYTES)
+      ) {
+        bytes += all[j].input.data.length
+        j++
+      }
+      void appendBatch(all.slice(i, j))
+      i = j
+    }
+  }
+
+  async function appendBatch(items: PendingAppend[]): Promise<void> {
+    const streams: string[] = []
+    const index = new Map<string, number>()
+    const args: string[] = [candidate, String(maxLength), String(maxAge), String(items.length)]
+    for (const { topic, input } of items) {
+      let k = index.get(topic)
+      if (k === undefined) {
+        k = streams.length + 1
+        index.set(topic, k)
+        streams.push(keyOf(topic))
+      }
+      args.push(String(k), input.data, input.event ?? '')
+    }
+    let reply: [string, number, string]
+    try {
+      reply = (await (cmd as any).sluiceAppend(
+        2 + streams.length,
+        epochKey,
+        seqKey,
+        ...streams,
+        ...args,
+      )) as [string, number, string]
+    } catch (cause) {
+      const err = storeError('append', cause)
+      for (const item of items) item.reject(err)
+      return
+    }
+    const [epoch, first, timeText] = reply
+    if (epoch === candidate) candidate = newEpoch()
+    const time = Number(timeText)
+    for (let n = 0; n < items.length; n++) {
+      const { topic, input } = items[n]
+      const seq = Number(first) + n
+      const e: StoredEvent = { id: formatId(epoch, seq), epoch, seq, topic, data: input.data, time }
+      if (input.event) e.event = input.event
+      items[n].resolve(e)
+    }
+  }
 
   return {
     kind: 'redis',
@@ -345,33 +515,14 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       }
     },
 
-    async append(topic: string, input: AppendInput): Promise<StoredEvent> {
-      let reply: [string, number, string]
-      try {
-        reply = (await (cmd as any).sluiceAppend(
-          epochKey,
-          seqKey,
-          keyOf(topic),
-          newEpoch(),
-          String(maxLength),
-          input.data,
-          input.event ?? '',
-          String(maxAge),
-        )) as [string, number, string]
-      } catch (cause) {
-        throw storeError('append', cause)
-      }
-      const [epoch, seq, time] = reply
-      const e: StoredEvent = {
-        id: formatId(epoch, Number(seq)),
-        epoch,
-        seq: Number(seq),
-        topic,
-        data: input.data,
-        time: Number(time),
-      }
-      if (input.event) e.event = input.event
-      return e
+    append(topic: string, input: AppendInput): Promise<StoredEvent> {
+      return new Promise<StoredEvent>((resolve, reject) => {
+        pending.push({ topic, input, resolve, reject })
+        if (!flushScheduled) {
+          flushScheduled = true
+          setImmediate(flush)
+        }
+      })
     },
 
     async read(topics: readonly string[], afterSeq: number): Promise<ReadResult> {
