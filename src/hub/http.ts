@@ -11,7 +11,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { encodeEventBytes } from '../protocol/encoder.js'
 import { SluiceError } from '../protocol/errors.js'
-import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
+import type {
+  CloseReason,
+  CompletionTarget,
+  EventStream,
+  EventStreamOptions,
+} from '../server/event-stream.js'
 import { streamStats } from '../server/event-stream.js'
 import { discardBody, readBody, sendJsonError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
@@ -21,7 +26,7 @@ import { corsHeaders, originAllowed, preflightHeaders } from './cors.js'
 import type { Hub, OpenedSubscription } from './hub.js'
 import type { HubMetrics, RefusedReason } from './metrics.js'
 import type { StoredEvent } from './store.js'
-import type { HubEvent, SubscriptionOutput } from './subscription.js'
+import type { HubEvent, Subscription, SubscriptionOutput } from './subscription.js'
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
@@ -210,13 +215,16 @@ const noop = (): void => {}
 
 /**
  * One subscriber's output onto its event stream: shared bytes in, counted.
- * A class rather than an object of closures, because there is one per
- * connection and methods cost nothing per instance.
+ * It is also what the stream tells when it ends (`streamClosed`), so a
+ * connection holds no closure of the hub's: this object, the subscription
+ * and the stream are all it costs (see "Memory per idle connection" in
+ * docs/benchmarks.md).
  */
-class StreamOutput implements SubscriptionOutput {
+class StreamOutput implements SubscriptionOutput, CompletionTarget {
   constructor(
     private readonly stream: EventStream,
     private readonly m: HubMetrics,
+    private readonly sub: Subscription,
   ) {}
 
   event(_e: StoredEvent, bytes: Uint8Array, replayed: boolean): void | Promise<void> {
@@ -250,6 +258,18 @@ class StreamOutput implements SubscriptionOutput {
       ),
     )
   }
+
+  /** The hub is closing. */
+  end(): void {
+    this.stream.complete()
+  }
+
+  /** The stream ended, whichever way: leave the hub. */
+  streamClosed(reason: CloseReason): void {
+    this.sub.close()
+    this.m.connections--
+    if (reason === 'slow-consumer') this.m.slowConsumerDisconnects++
+  }
 }
 
 /** Wire a subscription to an event stream: shared bytes in, counted, closed with it. */
@@ -257,18 +277,12 @@ function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
   const m = hub.metrics
   m.connections++
   m.connectionsTotal++
-  const unregister = hub.onClose(() => stream.complete())
-  // Hold on to close() only: `opened` and its start(), with the replay it
-  // captured, are garbage once started, instead of living as long as the
-  // connection.
-  const close = opened.close
-  stream.onCompletion((reason) => {
-    unregister()
-    close()
-    m.connections--
-    if (reason === 'slow-consumer') m.slowConsumerDisconnects++
-  })
-  opened.start(new StreamOutput(stream, m))
+  // Nothing of `opened` is kept: its start(), with the replay it captured, is
+  // garbage once started; the stream and the hub hold the output and the
+  // subscription objects only.
+  const output = new StreamOutput(stream, m, opened.sub)
+  stream.addCompletion(output)
+  opened.start(output)
 }
 
 function streamMetrics(): string {

@@ -79,13 +79,91 @@ export interface OpenedSubscription {
 
 interface Feed {
   topic: string
-  subs: Set<Subscription>
+  subs: Set<Member>
   ready: Promise<void>
   unwatch: (() => void) | null
   dead: boolean
 }
 
 const MAX_TOPIC_LENGTH = 256
+
+/**
+ * @internal What the hub ends when it closes: a function (`onClose`), or an
+ * object whose `hubClosing()` is called (one object per subscriber instead of
+ * a closure per registration).
+ */
+export interface HubCloser {
+  hubClosing(): void
+}
+
+/**
+ * A subscription as the hub holds it: the subscription, its place in the
+ * topic feeds and its registration for `hub.close()`, in one object per
+ * subscriber. No closure stays alive per connection: the feeds and the hub's
+ * closers hold this object, and `close()` is a method (measured with
+ * bench/fanout's idle scenario: closures and their contexts were most of what
+ * a hub connection cost beyond the raw node:http loop's).
+ */
+class Member extends Subscription implements HubCloser {
+  /** The feeds joined: one (the usual case, no array) or several. */
+  private feeds: Feed | Feed[] | null = null
+
+  constructor(
+    private readonly hub: Hub,
+    topics: readonly string[],
+  ) {
+    super(topics)
+  }
+
+  /** @internal Called by `Hub.join`. */
+  joined(feed: Feed): void {
+    const feeds = this.feeds
+    if (feeds === null) this.feeds = feed
+    else if (Array.isArray(feeds)) feeds.push(feed)
+    else this.feeds = [feeds, feed]
+  }
+
+  /** @internal The feeds joined so far (to wait for them to be ready). */
+  feedList(): Feed[] {
+    const feeds = this.feeds
+    return feeds === null ? [] : Array.isArray(feeds) ? feeds : [feeds]
+  }
+
+  /** Leave the topic feeds and the hub's closers. Idempotent. */
+  override close(): void {
+    if (this.closed) return
+    super.close()
+    const feeds = this.feeds
+    this.feeds = null
+    if (feeds !== null) {
+      if (Array.isArray(feeds)) for (const feed of feeds) this.hub.leave(feed, this)
+      else this.hub.leave(feeds, this)
+    }
+    this.hub.unregister(this)
+  }
+
+  /** The hub is closing: leave, and end the output (a wire stream completes). */
+  hubClosing(): void {
+    const output = this.output
+    this.close()
+    output?.end?.()
+  }
+
+  override start(
+    output: SubscriptionOutput,
+    position: { epoch: string; seq: number },
+    notice: LossKind | null,
+    replay: readonly StoredEvent[],
+    announce = false,
+  ): Promise<number> {
+    // Closed before its output existed (the hub closed meanwhile): end the output now.
+    if (this.closed) {
+      output.end?.()
+      return Promise.resolve(0)
+    }
+    return super.start(output, position, notice, replay, announce)
+  }
+}
 
 /** A topic is 1-256 characters without control characters. */
 export function checkTopic(topic: unknown): string {
@@ -114,7 +192,7 @@ export class Hub {
   /** Resumable runs on this hub's store (`hub.run`, `hub.resume`, `hub.stopRun` are shortcuts). */
   readonly runs: Runs
   private readonly feeds = new Map<string, Feed>()
-  private readonly closers = new Set<() => void>()
+  private readonly closers = new Set<(() => void) | HubCloser>()
   private closed = false
 
   constructor(options: HubOptions = {}) {
@@ -173,25 +251,18 @@ export class Hub {
         { status: 400, count: unique.length },
       )
     }
-    const sub = new Subscription(unique)
+    const sub = new Member(this, unique)
     sub.lastEventId = lastEventId
-    const joined: Feed[] = []
-    let closed = false
-    const close = (): void => {
-      if (closed) return
-      closed = true
-      sub.close()
-      for (const feed of joined) this.leave(feed, sub)
-      this.closers.delete(close)
-    }
-    this.closers.add(close)
+    const close = (): void => sub.close()
+    this.closers.add(sub)
     try {
       // Without an id the subscriber starts "now": the head before joining.
       // Everything after it is then either live (after joining) or in
       // history (read after joining), so nothing falls between the two.
       const head = lastEventId ? null : await this.store.head()
-      for (const topic of unique) joined.push(this.join(topic, sub))
-      await Promise.all(joined.map((f) => f.ready))
+      // The feed's topic string, not the request's: one string per topic, not per subscriber.
+      for (let i = 0; i < unique.length; i++) unique[i] = this.join(unique[i], sub).topic
+      await Promise.all(sub.feedList().map((f) => f.ready))
       let history: OpenedSubscription['history'] = null
       let position: { epoch: string; seq: number }
       let replay: StoredEvent[] = []
@@ -222,22 +293,27 @@ export class Hub {
         replay = read.events
       }
       const notice = history === 'reset' || history === 'truncated' ? history : null
+      const metrics = this.metrics
+      // Nothing of this object stays alive with the subscriber once started:
+      // the feeds and the hub hold `sub` only, so `replay` is garbage after it
+      // has been written (test/hub/subscriber-memory.test.ts).
       return {
         sub,
         history,
         close,
         start: (output) => {
-          if (notice) this.metrics.historyNotices[notice]++
+          if (notice) metrics.historyNotices[notice]++
           sub.start(output, position, notice, replay, !lastEventId).then(
             (replayed) => {
-              this.metrics.replayed += replayed
+              metrics.replayed += replayed
             },
-            () => close(),
+            () => sub.close(),
           )
+          replay = []
         },
       }
     } catch (err) {
-      close()
+      sub.close()
       throw err
     }
   }
@@ -400,12 +476,20 @@ export class Hub {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const close of [...this.closers]) close()
+    for (const c of [...this.closers]) {
+      if (typeof c === 'function') c()
+      else c.hubClosing()
+    }
     await this.runs.close()
     await this.store.close()
   }
 
-  private join(topic: string, sub: Subscription): Feed {
+  /** @internal A subscriber left (`Member.close`). */
+  unregister(closer: HubCloser): void {
+    this.closers.delete(closer)
+  }
+
+  private join(topic: string, sub: Member): Feed {
     let feed = this.feeds.get(topic)
     if (!feed || feed.dead) {
       const f: Feed = {
@@ -436,10 +520,12 @@ export class Hub {
       feed = f
     }
     feed.subs.add(sub)
+    sub.joined(feed)
     return feed
   }
 
-  private leave(feed: Feed, sub: Subscription): void {
+  /** @internal */
+  leave(feed: Feed, sub: Member): void {
     feed.subs.delete(sub)
     if (feed.subs.size === 0 && feed.unwatch) this.drop(feed)
   }

@@ -44,6 +44,8 @@ export interface SubscriptionOutput {
   position?(id: string): void
   /** More live events arrived during the replay than `maxHeld`: end this subscriber as a slow consumer. */
   overflow(): void
+  /** The hub is closing: end the output (a wire stream completes). */
+  end?(): void
 }
 
 /** Live events held back during a replay before the subscriber is cut (it resumes from history). */
@@ -79,8 +81,9 @@ export class Subscription {
   lastSeq = 0
   lastEventId = ''
   private holding = true
-  private held: Held[] = []
-  private output: SubscriptionOutput | null = null
+  /** Live events held back during the replay (created by the first one). */
+  private held: Held[] | null = null
+  protected output: SubscriptionOutput | null = null
   closed = false
 
   constructor(
@@ -95,20 +98,21 @@ export class Subscription {
       this.emit(e, bytes, false)
       return
     }
-    if (this.held.length >= this.maxHeld && this.output) {
+    const held = (this.held ??= [])
+    if (held.length >= this.maxHeld && this.output) {
       // The replay is too slow for the live rate: cut, and let it resume from history.
       const output = this.output
       this.close()
       output.overflow()
       return
     }
-    this.held.push({ kind: 'event', e, bytes })
+    held.push({ kind: 'event', e, bytes })
   }
 
   /** From a topic feed: the store was reset under us. */
   reset(epoch: string, previousEpoch: string): void {
     if (this.closed) return
-    if (this.holding) this.held.push({ kind: 'reset', epoch, previousEpoch })
+    if (this.holding) (this.held ??= []).push({ kind: 'reset', epoch, previousEpoch })
     else this.onReset(epoch)
   }
 
@@ -145,18 +149,19 @@ export class Subscription {
     // Release what arrived live meanwhile (in seq order, as the store delivered it).
     this.holding = false
     const held = this.held
-    this.held = []
-    for (const h of held) {
-      if (this.closed) break
-      if (h.kind === 'event') this.emit(h.e, h.bytes, false)
-      else this.onReset(h.epoch)
-    }
+    this.held = null
+    if (held)
+      for (const h of held) {
+        if (this.closed) break
+        if (h.kind === 'event') this.emit(h.e, h.bytes, false)
+        else this.onReset(h.epoch)
+      }
     return replayed
   }
 
   close(): void {
     this.closed = true
-    this.held = []
+    this.held = null
   }
 
   private emit(e: StoredEvent, bytes: Uint8Array, replayed: boolean): void {

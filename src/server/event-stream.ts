@@ -131,10 +131,59 @@ const utf8 = new TextEncoder()
 const RESOLVED: Promise<void> = Promise.resolve()
 const noop = (): void => {}
 const DEFAULT_HEARTBEAT_BYTES = utf8.encode(encodeComment(''))
-const OPEN = 0
-const CLOSED = 1
 
 type Listener<A> = (arg: A) => void
+
+/**
+ * @internal An object told when a stream ends: what the hub registers per
+ * subscriber instead of a closure (one object per connection does it all).
+ */
+export interface CompletionTarget {
+  streamClosed(reason: CloseReason): void
+}
+
+type Completion = Listener<CloseReason> | CompletionTarget
+
+/** Settings shared by every stream opened with the same values (most streams: the defaults). */
+interface Config {
+  readonly heartbeatMs: number
+  readonly heartbeatBytes: Uint8Array
+  readonly maxBuffered: number
+}
+
+/** Configs without a custom heartbeat frame, by heartbeat and cap: one object for all streams alike. */
+const configs = new Map<string, Config>()
+
+function configFor(heartbeatMs: number, frame: string | undefined, maxBuffered: number): Config {
+  if (frame !== undefined) {
+    return { heartbeatMs, heartbeatBytes: utf8.encode(frame), maxBuffered }
+  }
+  const key = `${heartbeatMs}/${maxBuffered}`
+  let config = configs.get(key)
+  if (config === undefined) {
+    config = { heartbeatMs, heartbeatBytes: DEFAULT_HEARTBEAT_BYTES, maxBuffered }
+    // Bounded: a process using thousands of distinct settings gets its own objects past it.
+    if (configs.size < 64) configs.set(key, config)
+  }
+  return config
+}
+
+/**
+ * What most streams never need, created on first use: an idle stream carries
+ * one field for all of it instead of ten (measured with bench/fanout, idle
+ * scenario: every field is 8 bytes per connection).
+ */
+interface Extras {
+  formatError?: EventStreamOptions['formatError']
+  timer?: ReturnType<typeof setTimeout>
+  controller?: AbortController
+  closedPromise?: Promise<CloseReason>
+  resolveClosed?: (reason: CloseReason) => void
+  waiters?: Array<() => void>
+  pending?: Uint8Array[]
+  timeoutListeners?: Listener<void>[]
+  errorListeners?: Listener<unknown>[]
+}
 
 /**
  * One event stream. Create it with `createEventStream(req, res)` (node:http,
@@ -146,24 +195,14 @@ export class EventStream implements HeartbeatTarget {
   readonly lastEventId: string
 
   private sink: Sink | null = null
-  private state = OPEN
-  private why: CloseReason | undefined
+  /** Why the stream ended; undefined while it is open. */
+  private why: CloseReason | undefined = undefined
   /** Heartbeat ticks since the last write (a write zeroes it). */
   private idle = 0
-  private readonly heartbeatMs: number
-  private readonly heartbeatBytes: Uint8Array
-  private readonly maxBuffered: number
-  private readonly formatError: EventStreamOptions['formatError']
-  private timer: ReturnType<typeof setTimeout> | undefined
-  // Created on first use: most streams never need most of these.
-  private controller: AbortController | undefined
-  private closedPromise: Promise<CloseReason> | undefined
-  private resolveClosed: ((reason: CloseReason) => void) | undefined
-  private waiters: Array<() => void> | undefined
-  private pending: Uint8Array[] | undefined
-  private completionListeners: Listener<CloseReason>[] | undefined
-  private timeoutListeners: Listener<void>[] | undefined
-  private errorListeners: Listener<unknown>[] | undefined
+  private readonly config: Config
+  /** Completion listeners: none, one (the usual case: no array), or several. */
+  private done: Completion | Completion[] | undefined = undefined
+  private x: Extras | undefined = undefined
 
   /** @internal Use `createEventStream` or `eventStreamResponse`. */
   constructor(options: EventStreamOptions = {}, lastEventId = '') {
@@ -181,59 +220,59 @@ export class EventStream implements HeartbeatTarget {
     const retryBytes =
       options.retry === undefined ? undefined : utf8.encode(encodeEvent({ retry: options.retry }))
     this.lastEventId = options.lastEventId ?? lastEventId
-    this.heartbeatMs = heartbeat
-    this.heartbeatBytes =
-      options.heartbeatFrame === undefined
-        ? DEFAULT_HEARTBEAT_BYTES
-        : utf8.encode(options.heartbeatFrame)
-    this.maxBuffered = max
-    this.formatError = options.formatError
+    this.config = configFor(heartbeat, options.heartbeatFrame, max)
+    if (options.formatError !== undefined) this.extras().formatError = options.formatError
     streamStats.open++
     streamStats.opened++
     if (heartbeat > 0) addHeartbeat(heartbeat, this)
-    if (timeout > 0) this.timer = setTimeout(() => this.timedOut(), timeout)
+    if (timeout > 0) this.extras().timer = setTimeout(() => this.timedOut(), timeout)
     if (retryBytes) void this.writeBytes(retryBytes)
   }
 
   /** @internal Attach the transport. Writes made before it are flushed now, in order. */
   attach(sink: Sink): void {
     this.sink = sink
-    const pending = this.pending
-    this.pending = undefined
-    if (this.state === OPEN) {
+    const x = this.x
+    const pending = x?.pending
+    if (x) x.pending = undefined
+    if (this.why === undefined) {
       let below = true
       if (pending) for (const chunk of pending) below = sink.write(chunk)
       if (below) this.drained()
+      // Writes before the transport (the `retry:` line) were all the extras held: drop them.
+      if (x && isEmpty(x)) this.x = undefined
       return
     }
     // Ended before it was attached: end the transport the same way.
     if (this.why === 'complete' || this.why === 'error' || this.why === 'timeout') {
       if (pending) for (const chunk of pending) sink.write(chunk)
       sink.end()
-    } else sink.abort(this.why!)
+    } else sink.abort(this.why)
   }
 
   /** Aborted when the stream ends, whichever way; `signal.reason` is a `StreamClosedError` naming the reason. */
   get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController()
-      if (this.state === CLOSED) this.controller.abort(new StreamClosedError(this.why!))
+    const x = this.extras()
+    if (!x.controller) {
+      x.controller = new AbortController()
+      if (this.why !== undefined) x.controller.abort(new StreamClosedError(this.why))
     }
-    return this.controller.signal
+    return x.controller.signal
   }
 
   /** Resolves with the reason once the stream has ended. Never rejects. */
   get closed(): Promise<CloseReason> {
-    if (!this.closedPromise) {
-      if (this.state === CLOSED) this.closedPromise = Promise.resolve(this.why!)
-      else this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve))
+    const x = this.extras()
+    if (!x.closedPromise) {
+      if (this.why !== undefined) x.closedPromise = Promise.resolve(this.why)
+      else x.closedPromise = new Promise((resolve) => (x.resolveClosed = resolve))
     }
-    return this.closedPromise
+    return x.closedPromise
   }
 
   /** Whether the stream has ended. */
   get isClosed(): boolean {
-    return this.state === CLOSED
+    return this.why !== undefined
   }
 
   /** Why the stream ended, or undefined while open. */
@@ -245,7 +284,8 @@ export class EventStream implements HeartbeatTarget {
   get bufferedBytes(): number {
     if (this.sink) return this.sink.buffered()
     let n = 0
-    if (this.pending) for (const c of this.pending) n += c.byteLength
+    const pending = this.x?.pending
+    if (pending) for (const c of pending) n += c.byteLength
     return n
   }
 
@@ -257,7 +297,7 @@ export class EventStream implements HeartbeatTarget {
    * `STREAM_CLOSED` after the end.
    */
   send(message: unknown): Promise<void> {
-    if (this.state !== OPEN) return Promise.reject(new StreamClosedError(this.why!))
+    if (this.why !== undefined) return Promise.reject(new StreamClosedError(this.why))
     let text: string
     try {
       text = encodeEvent(toEventInit(message))
@@ -269,7 +309,7 @@ export class EventStream implements HeartbeatTarget {
 
   /** A comment line (ignored by clients), e.g. for padding or a manual heartbeat. */
   comment(text = ''): Promise<void> {
-    if (this.state !== OPEN) return Promise.reject(new StreamClosedError(this.why!))
+    if (this.why !== undefined) return Promise.reject(new StreamClosedError(this.why))
     return this.writeBytes(utf8.encode(encodeComment(text)))
   }
 
@@ -280,7 +320,7 @@ export class EventStream implements HeartbeatTarget {
    * vouches that the chunk is whole, well-formed events.
    */
   write(chunk: string | Uint8Array): Promise<void> {
-    if (this.state !== OPEN) return Promise.reject(new StreamClosedError(this.why!))
+    if (this.why !== undefined) return Promise.reject(new StreamClosedError(this.why))
     return this.writeBytes(typeof chunk === 'string' ? utf8.encode(chunk) : chunk)
   }
 
@@ -294,10 +334,10 @@ export class EventStream implements HeartbeatTarget {
    * `error`; `onError` listeners get `error`. Idempotent.
    */
   completeWithError(error: unknown): void {
-    if (this.state !== OPEN) return
+    if (this.why !== undefined) return
     let frame: SendEvent | string | null
     try {
-      frame = (this.formatError ?? defaultFormatError)(error)
+      frame = (this.x?.formatError ?? defaultFormatError)(error)
     } catch {
       frame = defaultFormatError(error)
     }
@@ -315,28 +355,46 @@ export class EventStream implements HeartbeatTarget {
 
   /** Called once when the stream ends, whichever way, with the reason. */
   onCompletion(listener: (reason: CloseReason) => void): this {
-    if (this.state === CLOSED) queueMicrotask(() => safeCall(listener, this.why!))
-    else (this.completionListeners ??= []).push(listener)
+    return this.addCompletion(listener)
+  }
+
+  /**
+   * @internal `onCompletion` for an object: `target.streamClosed(reason)` is
+   * called instead of a closure (the hub's one object per subscriber).
+   */
+  addCompletion(target: Completion): this {
+    if (this.why !== undefined) {
+      const why = this.why
+      queueMicrotask(() => complete(target, why))
+      return this
+    }
+    const done = this.done
+    if (done === undefined) this.done = target
+    else if (Array.isArray(done)) done.push(target)
+    else this.done = [done, target]
     return this
   }
 
   /** Called when `timeout` elapses, before the stream ends: a listener may still send a last event. */
   onTimeout(listener: () => void): this {
-    ;(this.timeoutListeners ??= []).push(listener)
+    const x = this.extras()
+    ;(x.timeoutListeners ??= []).push(listener)
     return this
   }
 
   /** Called with the error of `completeWithError`, or the `SLOW_CONSUMER` error of a cut stream. */
   onError(listener: (error: unknown) => void): this {
-    ;(this.errorListeners ??= []).push(listener)
+    const x = this.extras()
+    ;(x.errorListeners ??= []).push(listener)
     return this
   }
 
   /** @internal The transport can take more (node 'drain', Web `pull`). */
   drained(): void {
-    const waiters = this.waiters
+    const x = this.x
+    const waiters = x?.waiters
     if (!waiters || waiters.length === 0) return
-    this.waiters = undefined
+    x.waiters = undefined
     for (const resolve of waiters) resolve()
   }
 
@@ -347,24 +405,45 @@ export class EventStream implements HeartbeatTarget {
 
   /** @internal Called by the shared heartbeat timer. */
   heartbeatTick(idleTicks: number): void {
-    if (this.state !== OPEN || ++this.idle < idleTicks) return
+    if (this.why !== undefined || ++this.idle < idleTicks) return
     // Never queue a heartbeat behind a backlog: bytes are waiting already.
     if (!this.sink || this.sink.buffered() > 0) return
     this.idle = 0
+    const bytes = this.config.heartbeatBytes
     streamStats.heartbeats++
-    streamStats.bytesWritten += this.heartbeatBytes.byteLength
-    this.sink.write(this.heartbeatBytes)
+    streamStats.bytesWritten += bytes.byteLength
+    this.sink.write(bytes)
+  }
+
+  private extras(): Extras {
+    let x = this.x
+    if (x === undefined) {
+      x = {
+        formatError: undefined,
+        timer: undefined,
+        controller: undefined,
+        closedPromise: undefined,
+        resolveClosed: undefined,
+        waiters: undefined,
+        pending: undefined,
+        timeoutListeners: undefined,
+        errorListeners: undefined,
+      }
+      this.x = x
+    }
+    return x
   }
 
   private writeBytes(bytes: Uint8Array): Promise<void> {
     const sink = this.sink
     const buffered = this.bufferedBytes
+    const max = this.config.maxBuffered
     // A single event larger than the cap still goes out when nothing waits before it.
-    if (buffered > 0 && buffered + bytes.byteLength > this.maxBuffered) {
+    if (buffered > 0 && buffered + bytes.byteLength > max) {
       const error = new SluiceError(
         'SLOW_CONSUMER',
-        `The client is not reading: ${buffered} bytes were waiting and ${bytes.byteLength} more would pass maxBufferedBytes (${this.maxBuffered}); the stream was cut. Await send() to follow the client's pace, or raise maxBufferedBytes.`,
-        { buffered, size: bytes.byteLength, maxBufferedBytes: this.maxBuffered },
+        `The client is not reading: ${buffered} bytes were waiting and ${bytes.byteLength} more would pass maxBufferedBytes (${max}); the stream was cut. Await send() to follow the client's pace, or raise maxBufferedBytes.`,
+        { buffered, size: bytes.byteLength, maxBufferedBytes: max },
       )
       this.close('slow-consumer', error)
       const rejected = Promise.reject(new StreamClosedError('slow-consumer', error))
@@ -375,7 +454,8 @@ export class EventStream implements HeartbeatTarget {
     this.idle = 0
     streamStats.bytesWritten += bytes.byteLength
     if (!sink) {
-      ;(this.pending ??= []).push(bytes)
+      const x = this.extras()
+      ;(x.pending ??= []).push(bytes)
       return this.waitForDrain()
     }
     if (sink.write(bytes)) return RESOLVED
@@ -383,24 +463,29 @@ export class EventStream implements HeartbeatTarget {
   }
 
   private waitForDrain(): Promise<void> {
-    return new Promise((resolve) => (this.waiters ??= []).push(resolve))
+    const x = this.extras()
+    return new Promise((resolve) => (x.waiters ??= []).push(resolve))
   }
 
   private timedOut(): void {
-    this.timer = undefined
-    if (this.state !== OPEN) return
-    const listeners = this.timeoutListeners
+    const x = this.x!
+    x.timer = undefined
+    if (this.why !== undefined) return
+    const listeners = x.timeoutListeners
     if (listeners) for (const l of listeners) safeCall(l, undefined)
     this.close('timeout')
   }
 
   private close(reason: CloseReason, error?: unknown): void {
-    if (this.state !== OPEN) return
-    this.state = CLOSED
+    if (this.why !== undefined) return
     this.why = reason
-    if (this.heartbeatMs > 0) removeHeartbeat(this.heartbeatMs, this)
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
+    const heartbeatMs = this.config.heartbeatMs
+    if (heartbeatMs > 0) removeHeartbeat(heartbeatMs, this)
+    const x = this.x
+    if (x?.timer !== undefined) {
+      clearTimeout(x.timer)
+      x.timer = undefined
+    }
     streamStats.open--
     streamStats.closed[reason]++
     const sink = this.sink
@@ -410,14 +495,44 @@ export class EventStream implements HeartbeatTarget {
     }
     // Pending sends were accepted into the buffer; the end is reported by signal/closed, not by rejecting them.
     this.drained()
-    this.controller?.abort(new StreamClosedError(reason, error))
-    this.resolveClosed?.(reason)
-    // A disconnect is the client's choice, not an error (its socket error, if any, is on signal.reason).
-    if ((reason === 'error' || reason === 'slow-consumer') && this.errorListeners) {
-      for (const l of this.errorListeners) safeCall(l, error)
+    if (x) {
+      x.controller?.abort(new StreamClosedError(reason, error))
+      x.resolveClosed?.(reason)
+      // A disconnect is the client's choice, not an error (its socket error, if any, is on signal.reason).
+      if ((reason === 'error' || reason === 'slow-consumer') && x.errorListeners) {
+        for (const l of x.errorListeners) safeCall(l, error)
+      }
+      x.timeoutListeners = x.errorListeners = undefined
     }
-    if (this.completionListeners) for (const l of this.completionListeners) safeCall(l, reason)
-    this.completionListeners = this.timeoutListeners = this.errorListeners = undefined
+    const done = this.done
+    this.done = undefined
+    if (done === undefined) return
+    if (Array.isArray(done)) for (const c of done) complete(c, reason)
+    else complete(done, reason)
+  }
+}
+
+function isEmpty(x: Extras): boolean {
+  return (
+    x.formatError === undefined &&
+    x.timer === undefined &&
+    x.controller === undefined &&
+    x.closedPromise === undefined &&
+    x.resolveClosed === undefined &&
+    x.waiters === undefined &&
+    x.pending === undefined &&
+    x.timeoutListeners === undefined &&
+    x.errorListeners === undefined
+  )
+}
+
+function complete(target: Completion, reason: CloseReason): void {
+  try {
+    if (typeof target === 'function') target(reason)
+    else target.streamClosed(reason)
+  } catch (err) {
+    // A throwing listener must not stop the others or the close itself.
+    console.error('sluice: an event-stream listener threw:', err)
   }
 }
 

@@ -74,13 +74,52 @@ function uncorkAll(): void {
   corked.length = 0
 }
 
+/** The sink of a response, found by the shared listeners below through `this`. */
+const kSink = Symbol('sluice.sink')
+
+type SinkedResponse = RawResponse & { [kSink]?: NodeSink }
+
+/**
+ * The response's listeners, one function each for every connection (a
+ * closure per connection per listener is 56 bytes plus its context): the
+ * emitter calls them with the response as `this` and they find its sink.
+ *
+ * 'close' while the stream is open: the client left, or someone ended the
+ * response behind the stream's back. Either way nothing more can be sent.
+ */
+function onResponseClose(this: SinkedResponse): void {
+  const stream = this[kSink]?.stream
+  if (stream !== undefined && !stream.isClosed) stream.gone()
+}
+
+function onResponseError(this: SinkedResponse, err: Error): void {
+  this[kSink]?.stream.gone(err)
+}
+
+function onResponseDrain(this: SinkedResponse): void {
+  this[kSink]?.stream.drained()
+}
+
+function onSocketDrain(this: Socket & { _httpMessage?: SinkedResponse }): void {
+  // The socket's current message is the response that waited (it stays so until it ends).
+  const sink = this._httpMessage?.[kSink]
+  if (sink === undefined) return
+  sink.flags &= ~WAITING_SOCKET
+  sink.stream.drained()
+}
+
+/** A plain node:http response (not HEAD, no compression middleware): may take the fast path. */
+const FAST = 1
+/** Watching the socket's 'drain' (fast path writes). */
+const WAITING_SOCKET = 2
+/** A 'drain' listener is on the response (added on the first res.write that returned false). */
+const WATCHING_RESPONSE = 4
+
 class NodeSink implements Sink {
-  private waitingForSocketDrain = false
   constructor(
-    private readonly res: RawResponse,
-    private readonly onDrain: () => void,
-    /** A plain node:http response (not HEAD, no compression middleware): may take the fast path. */
-    private readonly fast: boolean,
+    readonly res: RawResponse,
+    readonly stream: EventStream,
+    public flags: number,
   ) {}
 
   write(chunk: Uint8Array): boolean {
@@ -93,7 +132,7 @@ class NodeSink implements Sink {
     // and per-socket cork callback. Measured with bench/fanout (500 x 1000):
     // server CPU per delivered event 2.8-3.0 us -> 0.8-0.9 us.
     if (
-      this.fast &&
+      (this.flags & FAST) !== 0 &&
       socket !== null &&
       socket._httpMessage === this.res &&
       socket.writable &&
@@ -106,18 +145,20 @@ class NodeSink implements Sink {
       }
       if (socket.write(frame(chunk, r.chunkedEncoding === true))) return true
       // res 'drain' only follows a res.write that returned false: watch the socket.
-      if (!this.waitingForSocketDrain) {
-        this.waitingForSocketDrain = true
-        socket.once('drain', () => {
-          this.waitingForSocketDrain = false
-          this.onDrain()
-        })
+      if ((this.flags & WAITING_SOCKET) === 0) {
+        this.flags |= WAITING_SOCKET
+        socket.once('drain', onSocketDrain)
       }
       return false
     }
     const ok = this.res.write(chunk)
     // Under compression middleware, push the bytes out now instead of at the end.
     if (typeof this.res.flush === 'function') this.res.flush()
+    if (!ok && (this.flags & WATCHING_RESPONSE) === 0) {
+      // Most streams never fill the buffer: the listener comes with the first need.
+      this.flags |= WATCHING_RESPONSE
+      ;(this.res as unknown as ServerResponse).on('drain', onResponseDrain)
+    }
     return ok
   }
 
@@ -126,11 +167,19 @@ class NodeSink implements Sink {
   }
 
   end(): void {
+    this.unwatch()
     if (!this.res.writableEnded) this.res.end()
   }
 
   abort(): void {
+    this.unwatch()
     if (!this.res.destroyed) this.res.destroy()
+  }
+
+  private unwatch(): void {
+    if ((this.flags & WATCHING_RESPONSE) === 0) return
+    this.flags &= ~WATCHING_RESPONSE
+    ;(this.res as unknown as ServerResponse).off('drain', onResponseDrain)
   }
 }
 
@@ -169,25 +218,15 @@ export function createEventStream(
     r.flushHeaders()
   }
   r.socket?.setNoDelay(true)
-  const onDrain = (): void => stream.drained()
   const fast =
     r instanceof ServerResponse &&
     req.method !== 'HEAD' &&
     r.write === ServerResponse.prototype.write &&
     typeof (r as RawResponse).flush !== 'function'
-  const sink = new NodeSink(r as unknown as RawResponse, onDrain, fast)
-  // 'close' while the stream is open: the client left, or someone ended the
-  // response behind the stream's back. Either way nothing more can be sent.
-  const onClose = (): void => {
-    if (!stream.isClosed) stream.gone()
-  }
-  const onError = (err: Error): void => stream.gone(err)
-  r.on('close', onClose)
-  r.on('drain', onDrain)
-  r.on('error', onError)
-  stream.onCompletion(() => {
-    r.off('drain', onDrain)
-  })
+  const sink = new NodeSink(r as unknown as RawResponse, stream, fast ? FAST : 0)
+  ;(r as unknown as SinkedResponse)[kSink] = sink
+  r.on('close', onResponseClose)
+  r.on('error', onResponseError)
   stream.attach(sink)
   return stream
 }
