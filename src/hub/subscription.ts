@@ -76,7 +76,7 @@ type Held =
   | { kind: 'event'; e: StoredEvent; bytes: Uint8Array }
   | { kind: 'reset'; epoch: string; previousEpoch: string }
 
-export class Subscription {
+export abstract class Subscription {
   epoch = ''
   lastSeq = 0
   lastEventId = ''
@@ -86,10 +86,8 @@ export class Subscription {
   protected output: SubscriptionOutput | null = null
   closed = false
 
-  constructor(
-    readonly topics: readonly string[],
-    private readonly maxHeld = DEFAULT_MAX_HELD,
-  ) {}
+  /** The topics subscribed to. */
+  abstract get topics(): readonly string[]
 
   /** From a topic feed: a live event, encoded once for all subscribers. */
   live(e: StoredEvent, bytes: Uint8Array): void {
@@ -99,7 +97,7 @@ export class Subscription {
       return
     }
     const held = (this.held ??= [])
-    if (held.length >= this.maxHeld && this.output) {
+    if (held.length >= DEFAULT_MAX_HELD && this.output) {
       // The replay is too slow for the live rate: cut, and let it resume from history.
       const output = this.output
       this.close()

@@ -40,12 +40,15 @@ interface RawResponse {
  */
 interface ResponseInternals {
   socket: (Socket & { _httpMessage?: unknown }) | null
+  _header?: string | null
   _headerSent?: boolean
   outputData?: unknown[]
   chunkedEncoding?: boolean
 }
 
 const CRLF = Buffer.from('\r\n')
+/** What `res._header` holds once the head has gone out (see createEventStream). */
+const HEAD_SENT = 'HTTP/1.1 (head sent; released by sluice)\r\n\r\n'
 /** Wire form of shared event bytes, per framing: built by the first subscriber, reused by the rest. */
 const chunkedFrames = new WeakMap<Uint8Array, Buffer>()
 const rawFrames = new WeakMap<Uint8Array, Buffer>()
@@ -224,6 +227,14 @@ export function createEventStream(
     r.write === ServerResponse.prototype.write &&
     typeof (r as RawResponse).flush !== 'function'
   const sink = new NodeSink(r as unknown as RawResponse, stream, fast ? FAST : 0)
+  const internals = r as unknown as ResponseInternals
+  if (fast && internals._headerSent === true && typeof internals._header === 'string') {
+    // The head is on its way (handed to the socket or queued with its own
+    // copy): node only tests `_header` for truthiness from now on (headersSent,
+    // writeHead/setHeader throwing, end()), so a shared marker stands in for
+    // the ~240-byte head string each open stream would keep for its lifetime.
+    internals._header = HEAD_SENT
+  }
   ;(r as unknown as SinkedResponse)[kSink] = sink
   r.on('close', onResponseClose)
   r.on('error', onResponseError)
