@@ -6,7 +6,7 @@
  * from the load process. Every wait is bounded in time, every loop in count.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -17,8 +17,13 @@ import { commandStats, type RedisServer, resetStats, startRedis } from './redis.
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 export const ROOT = join(HERE, '..', '..')
-/** Where `buildServers()` puts the compiled servers, load process and src (node_modules, so imports resolve). */
-const BUILD = join(ROOT, 'node_modules', '.cache', 'sluice-bench')
+/**
+ * Where `buildServers()` puts the compiled servers, load process and src
+ * (under node_modules, so their imports resolve): one directory per run, so
+ * two runs at once (several engineers share a machine) never load each
+ * other's half-written build, and a run keeps the code it started with.
+ */
+const BUILD = join(ROOT, 'node_modules', '.cache', 'sluice-bench', `run-${process.pid}`)
 
 /**
  * Compile the servers, the load process and the src they import with tsc
@@ -29,10 +34,14 @@ const BUILD = join(ROOT, 'node_modules', '.cache', 'sluice-bench')
 export function buildServers(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
   try {
-    execFileSync(process.execPath, [tsc, '-p', join(HERE, 'tsconfig.build.json')], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    })
+    execFileSync(
+      process.execPath,
+      [tsc, '-p', join(HERE, 'tsconfig.build.json'), '--outDir', BUILD],
+      {
+        cwd: ROOT,
+        stdio: 'pipe',
+      },
+    )
   } catch (err) {
     // Type errors still emit; only a missing output is fatal.
     if (!existsSync(join(BUILD, 'bench', 'fanout', 'load.js'))) throw err
@@ -1046,9 +1055,14 @@ export interface BenchResults {
   seconds: number
 }
 
-/** Load average (1 min) at which a scenario's numbers are flagged as noisy: the machine's CPU count. */
+/**
+ * A scenario run is flagged as noisy when other processes used a quarter of
+ * the machine's CPU meanwhile, or when the 1-minute load average at its start
+ * was above the CPU count + 2 (the bench's own server and load process
+ * account for up to 2 of it, so the load average alone cannot say more).
+ */
 export function noisy(n: Noise, cores = availableParallelism()): boolean {
-  return n.othersCpuPct >= 25 || Math.max(n.loadStart[0], n.loadEnd[0]) > cores * 1.5
+  return n.othersCpuPct >= 25 || n.loadStart[0] > cores + 2
 }
 
 export async function runBench(opts: RunOptions): Promise<BenchResults> {
@@ -1063,6 +1077,19 @@ export async function runBench(opts: RunOptions): Promise<BenchResults> {
     buildServers()
     log(`compiled the servers with tsc in ${((performance.now() - t) / 1000).toFixed(1)} s`)
   }
+  try {
+    return await runAll(opts, log, started)
+  } finally {
+    if (compiled) rmSync(BUILD, { recursive: true, force: true })
+  }
+}
+
+async function runAll(
+  opts: RunOptions,
+  log: (line: string) => void,
+  started: number,
+): Promise<BenchResults> {
+  const { scale } = opts
   if (pinning)
     log(`pinned: servers to CPU ${pinning.server}, load processes to CPU ${pinning.load}`)
   const noise: NoiseRecord[] = []

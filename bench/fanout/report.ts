@@ -235,7 +235,7 @@ export function renderTable(report: Report): string {
   const loud = (report.noise ?? []).filter((n) => noisy(n, m.cores || undefined))
   if (loud.length) {
     out.push(
-      `\n### Noisy scenario runs (other processes used >= 25% of the CPU, or load average > 1.5 x cores)\n`,
+      `\n### Noisy scenario runs (other processes used >= 25% of the CPU, or the load average at the start was above cores + 2)\n`,
     )
     out.push(
       table(
