@@ -24,9 +24,9 @@ import { createWebEventStream } from '../server/web.js'
 import type { TokenSource } from './auth.js'
 import { corsHeaders, originAllowed, preflightHeaders } from './cors.js'
 import type { Hub, OpenedSubscription } from './hub.js'
-import type { HubMetrics, RefusedReason } from './metrics.js'
+import type { RefusedReason } from './metrics.js'
 import type { StoredEvent } from './store.js'
-import type { HubEvent, Subscription, SubscriptionOutput } from './subscription.js'
+import { type HubEvent, Member, type SubscriptionOutput } from './subscription.js'
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
@@ -195,7 +195,7 @@ async function events(hub: Hub, req: HubRequest, headers: Record<string, string>
   const auth = await hub.authorizer
   await auth.check('subscribe', topics, tokenSource(req))
   const lastEventId = req.header('last-event-id') || req.url.searchParams.get('lastEventId') || ''
-  const opened = await hub.open(topics, lastEventId)
+  const opened = await hub.open(topics, lastEventId, new StreamSubscriber(hub))
   const h = { ...headers }
   if (opened.history) h['sluice-history'] = opened.history
   return { kind: 'sse', opened, headers: h }
@@ -214,23 +214,20 @@ function streamOptions(hub: Hub, headers: Record<string, string>): EventStreamOp
 const noop = (): void => {}
 
 /**
- * One subscriber's output onto its event stream: shared bytes in, counted.
- * It is also what the stream tells when it ends (`streamClosed`), so a
- * connection holds no closure of the hub's: this object, the subscription
- * and the stream are all it costs (see "Memory per idle connection" in
- * docs/benchmarks.md).
+ * A subscriber over HTTP: the hub's subscription object is also its output
+ * onto the event stream (shared bytes in, counted) and what the stream tells
+ * when it ends (`streamClosed`). So a connection holds no closure of the
+ * hub's, and one object of its own beside the stream (see "Memory per idle
+ * connection" in docs/benchmarks.md).
  */
-class StreamOutput implements SubscriptionOutput, CompletionTarget {
-  constructor(
-    private readonly stream: EventStream,
-    private readonly m: HubMetrics,
-    private readonly sub: Subscription,
-  ) {}
+class StreamSubscriber extends Member implements SubscriptionOutput, CompletionTarget {
+  /** Set when the stream opens (after the history was read: its headers say how it went). */
+  stream: EventStream | null = null
 
   event(_e: StoredEvent, bytes: Uint8Array, replayed: boolean): void | Promise<void> {
-    const stream = this.stream
+    const stream = this.stream!
     if (stream.isClosed) return
-    this.m.delivered++
+    this.hub.metrics.delivered++
     // A replay is this subscriber's alone: follow its pace.
     if (replayed) return stream.write(bytes).catch(noop)
     // Live: not awaited, a slow subscriber must not hold up the others. Its
@@ -242,16 +239,18 @@ class StreamOutput implements SubscriptionOutput, CompletionTarget {
   }
 
   notice(_e: HubEvent, bytes: Uint8Array): void {
-    if (!this.stream.isClosed) this.stream.write(bytes).catch(noop)
+    const stream = this.stream!
+    if (!stream.isClosed) stream.write(bytes).catch(noop)
   }
 
   position(id: string): void {
-    if (!this.stream.isClosed) this.stream.write(encodeEventBytes({ id })).catch(noop)
+    const stream = this.stream!
+    if (!stream.isClosed) stream.write(encodeEventBytes({ id })).catch(noop)
   }
 
   overflow(): void {
-    this.m.slowConsumerDisconnects++
-    this.stream.completeWithError(
+    this.hub.metrics.slowConsumerDisconnects++
+    this.stream!.completeWithError(
       new SluiceError(
         'SLOW_CONSUMER',
         'Too many live events arrived while history was replayed; reconnect with your last id to continue.',
@@ -261,14 +260,15 @@ class StreamOutput implements SubscriptionOutput, CompletionTarget {
 
   /** The hub is closing. */
   end(): void {
-    this.stream.complete()
+    this.stream?.complete()
   }
 
   /** The stream ended, whichever way: leave the hub. */
   streamClosed(reason: CloseReason): void {
-    this.sub.close()
-    this.m.connections--
-    if (reason === 'slow-consumer') this.m.slowConsumerDisconnects++
+    this.close()
+    const m = this.hub.metrics
+    m.connections--
+    if (reason === 'slow-consumer') m.slowConsumerDisconnects++
   }
 }
 
@@ -278,11 +278,11 @@ function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
   m.connections++
   m.connectionsTotal++
   // Nothing of `opened` is kept: its start(), with the replay it captured, is
-  // garbage once started; the stream and the hub hold the output and the
-  // subscription objects only.
-  const output = new StreamOutput(stream, m, opened.sub)
-  stream.addCompletion(output)
-  opened.start(output)
+  // garbage once started; the stream and the hub's feeds hold the subscriber.
+  const sub = opened.sub as StreamSubscriber
+  sub.stream = stream
+  stream.addCompletion(sub)
+  opened.start(sub)
 }
 
 function streamMetrics(): string {

@@ -26,7 +26,8 @@ import {
 } from './runs.js'
 import type { Store, StoredEvent } from './store.js'
 import {
-  Subscription,
+  Member,
+  type Subscription,
   toInit,
   type HubEvent,
   type LossKind,
@@ -77,7 +78,8 @@ export interface OpenedSubscription {
   close(): void
 }
 
-interface Feed {
+/** @internal One topic's live feed from the store on this node, shared by its subscribers. */
+export interface Feed {
   topic: string
   subs: Set<Member>
   ready: Promise<void>
@@ -86,85 +88,6 @@ interface Feed {
 }
 
 const MAX_TOPIC_LENGTH = 256
-
-/**
- * @internal What the hub ends when it closes: a function (`onClose`), or an
- * object whose `hubClosing()` is called (one object per subscriber instead of
- * a closure per registration).
- */
-export interface HubCloser {
-  hubClosing(): void
-}
-
-/**
- * A subscription as the hub holds it: the subscription, its place in the
- * topic feeds and its registration for `hub.close()`, in one object per
- * subscriber. No closure stays alive per connection: the feeds and the hub's
- * closers hold this object, and `close()` is a method (measured with
- * bench/fanout's idle scenario: closures and their contexts were most of what
- * a hub connection cost beyond the raw node:http loop's).
- */
-class Member extends Subscription implements HubCloser {
-  /** The feeds joined: one (the usual case, no array) or several. */
-  private feeds: Feed | Feed[] | null = null
-
-  constructor(private readonly hub: Hub) {
-    super()
-  }
-
-  /** The topics, read from the feeds joined (an array per subscriber would be 56 bytes more). */
-  get topics(): readonly string[] {
-    return this.feedList().map((f) => f.topic)
-  }
-
-  /** @internal Called by `Hub.join`. */
-  joined(feed: Feed): void {
-    const feeds = this.feeds
-    if (feeds === null) this.feeds = feed
-    else if (Array.isArray(feeds)) feeds.push(feed)
-    else this.feeds = [feeds, feed]
-  }
-
-  /** @internal The feeds joined so far (to wait for them to be ready). */
-  feedList(): Feed[] {
-    const feeds = this.feeds
-    return feeds === null ? [] : Array.isArray(feeds) ? feeds : [feeds]
-  }
-
-  /** Leave the topic feeds and the hub's closers. Idempotent. */
-  override close(): void {
-    if (this.closed) return
-    super.close()
-    const feeds = this.feeds
-    if (feeds !== null) {
-      if (Array.isArray(feeds)) for (const feed of feeds) this.hub.leave(feed, this)
-      else this.hub.leave(feeds, this)
-    }
-    this.hub.unregister(this)
-  }
-
-  /** The hub is closing: leave, and end the output (a wire stream completes). */
-  hubClosing(): void {
-    const output = this.output
-    this.close()
-    output?.end?.()
-  }
-
-  override start(
-    output: SubscriptionOutput,
-    position: { epoch: string; seq: number },
-    notice: LossKind | null,
-    replay: readonly StoredEvent[],
-    announce = false,
-  ): Promise<number> {
-    // Closed before its output existed (the hub closed meanwhile): end the output now.
-    if (this.closed) {
-      output.end?.()
-      return Promise.resolve(0)
-    }
-    return super.start(output, position, notice, replay, announce)
-  }
-}
 
 /** A topic is 1-256 characters without control characters. */
 export function checkTopic(topic: unknown): string {
@@ -193,7 +116,7 @@ export class Hub {
   /** Resumable runs on this hub's store (`hub.run`, `hub.resume`, `hub.stopRun` are shortcuts). */
   readonly runs: Runs
   private readonly feeds = new Map<string, Feed>()
-  private readonly closers = new Set<(() => void) | HubCloser>()
+  private readonly closers = new Set<() => void>()
   private closed = false
 
   constructor(options: HubOptions = {}) {
@@ -241,7 +164,12 @@ export class Hub {
    * a subscription ready to start. Nothing is written until `start()`; live
    * events are held back meanwhile.
    */
-  async open(topics: readonly string[], lastEventId = ''): Promise<OpenedSubscription> {
+  async open(
+    topics: readonly string[],
+    lastEventId = '',
+    /** @internal The subscriber object to use (the HTTP side passes its own). */
+    member?: Member,
+  ): Promise<OpenedSubscription> {
     if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The hub is closed.')
     const unique = [...new Set(topics.map(checkTopic))]
     const max = this.options.maxTopics ?? 64
@@ -252,16 +180,17 @@ export class Hub {
         { status: 400, count: unique.length },
       )
     }
-    const sub = new Member(this)
+    const sub = member ?? new Member(this)
     sub.lastEventId = lastEventId
     const close = (): void => sub.close()
-    this.closers.add(sub)
     try {
       // Without an id the subscriber starts "now": the head before joining.
       // Everything after it is then either live (after joining) or in
       // history (read after joining), so nothing falls between the two.
       const head = lastEventId ? null : await this.store.head()
       for (const topic of unique) this.join(topic, sub)
+      // Closed while the head was read: hub.close() found no feed holding this subscriber.
+      if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The hub is closed.')
       await Promise.all(sub.feedList().map((f) => f.ready))
       let history: OpenedSubscription['history'] = null
       let position: { epoch: string; seq: number }
@@ -476,17 +405,13 @@ export class Hub {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const c of [...this.closers]) {
-      if (typeof c === 'function') c()
-      else c.hubClosing()
-    }
+    // Every subscriber is in the feed of each of its topics.
+    const members = new Set<Member>()
+    for (const feed of this.feeds.values()) for (const m of feed.subs) members.add(m)
+    for (const m of members) m.hubClosing()
+    for (const close of [...this.closers]) close()
     await this.runs.close()
     await this.store.close()
-  }
-
-  /** @internal A subscriber left (`Member.close`). */
-  unregister(closer: HubCloser): void {
-    this.closers.delete(closer)
   }
 
   private join(topic: string, sub: Member): Feed {
