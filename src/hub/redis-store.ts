@@ -13,9 +13,9 @@
  *   connection; commands use another. The epoch is read right behind each
  *   XREAD on the same connection (one round trip for both), and the next
  *   XREAD goes out before a batch is delivered, so reading overlaps fan-out.
- * - A batch is delivered in slices of ~64 KiB with a turn of the event loop
- *   between them, so sockets flush to the kernel and readers keep pace; a
- *   batch never lands on a subscriber's buffer all at once.
+ * - A batch is delivered in slices of ~8 KiB of events with a turn of the
+ *   event loop between them, so sockets flush to the kernel and readers keep
+ *   pace; a batch never lands on a subscriber's buffer all at once.
  *
  * ioredis is an optional peer dependency, loaded on first use.
  */
@@ -109,8 +109,14 @@ return {epoch, first, nowText}
 /** Most events in one append script call, and most data bytes (one event may be larger alone). */
 const APPEND_BATCH_EVENTS = 1000
 const APPEND_BATCH_BYTES = 1024 * 1024
-/** Data bytes delivered per slice of an XREAD batch before the loop yields to I/O. */
-const DELIVER_SLICE_BYTES = 64 * 1024
+/**
+ * Bytes of events handed to the listeners per slice of an XREAD batch before
+ * the loop yields to I/O. Below a socket's highWaterMark (16 KiB), so a slice
+ * goes to the kernel in one write instead of piling up in user space: with
+ * 1,000 subscribers, 64 KiB slices cost 1.0 us of server CPU per delivered
+ * event, 16 KiB 0.5-0.6, 8 KiB 0.48-0.52 (the memory store: 0.46-0.48).
+ */
+const DELIVER_SLICE_BYTES = 8 * 1024
 
 interface PendingAppend {
   topic: string
