@@ -10,45 +10,57 @@
  * 'drain' — the same rule better-sse gets (the socket, not the response:
  * sluice writes shared event bytes to it directly).
  *
- * Publishes are pipelined: up to 32 in flight and at most 256 KiB, as many
- * concurrent `POST /publish` requests would be. With the memory store each
- * resolves at once, so this changes nothing there; on Redis it lets one XREAD
- * bring back a batch instead of one event per round trip.
- *
  * On Redis an event reaches the subscribers after the publish resolves (when
  * this node's XREAD brings it back), so the drain check alone comes too early:
- * the publisher also waits while more than 512 KiB of published events has
- * not been written to the subscribers yet (`hub.metrics.delivered`). Without
- * that, a lagging XREAD hands every subscriber a batch of 64 KB events at
- * once, past its 1 MiB buffer, and the hub cuts them all as slow consumers.
+ * the publisher also waits while more than 64 KiB of published events has
+ * not been fanned out yet. It learns what has been fanned out from a watch of
+ * its own on the topic (`hub.store.watch`): the store hands each event to
+ * every listener of the topic in one synchronous pass, the hub's feed among
+ * them, so once this listener has seen an event, every subscriber's socket
+ * has been handed its bytes. No timers, no polling. With the memory store
+ * that happens inside `publish()`, so the wait never triggers there.
+ *
+ * Publishes are not awaited one by one: the store sends those of one tick to
+ * Redis in one script call, so the lag window, not a round trip per event,
+ * sets the pace.
  */
 import type { ServerResponse } from 'node:http'
 import { createHub, memoryStore, redisStore } from '../../../src/hub/index.js'
 import { drainAll, serveVariant } from './common.js'
 
 const socketOf = (res: ServerResponse) => res.socket
-const WINDOW_EVENTS = 32
-const WINDOW_BYTES = 256 * 1024
-/** Published but not yet fanned out: half a subscriber's buffer (the hub's default cap is 1 MiB). */
-const LAG_BYTES = 512 * 1024
+/**
+ * Published but not yet fanned out: enough for an XREAD batch of ~650 events
+ * of 100 B (one of 64 KB), little enough that the batch reaches the sockets in
+ * a few 8 KiB slices rather than piling up in their buffers.
+ */
+const LAG_BYTES = 64 * 1024
+const TOPIC = 'bench'
 
 await serveVariant(async () => {
   const url = process.env.REDIS_URL
   const hub = createHub({ store: url ? await redisStore({ url }) : memoryStore() })
   const handle = hub.handler()
   const responses = new Set<ServerResponse>()
-  const inflight: Promise<string>[] = []
   let published = 0
-  let base = 0
-  // Events published but not yet written to every subscriber.
-  const lag = () => {
-    const subscribers = hub.metrics.connections
-    return subscribers === 0 ? 0 : published - (hub.metrics.delivered - base) / subscribers
-  }
-  const caughtUp = async (window: number) => {
-    for (let i = 0; i < 10_000 && lag() > window; i++) await new Promise((r) => setTimeout(r, 1))
-    await drainAll(responses, socketOf)
-  }
+  let fannedOut = 0
+  let failure: unknown = null
+  /** The publisher waiting until `fannedOut` reaches `until` (it publishes one at a time). */
+  let waiter: { until: number; resolve: () => void } | null = null
+  await hub.store.watch(TOPIC, {
+    onEvent() {
+      fannedOut++
+      if (waiter && fannedOut >= waiter.until) {
+        const w = waiter
+        waiter = null
+        w.resolve()
+      }
+    },
+  })
+  const fanned = (until: number) =>
+    new Promise<void>((resolve) => {
+      waiter = { until, resolve }
+    })
   return {
     handler(req, res) {
       responses.add(res)
@@ -58,15 +70,16 @@ await serveVariant(async () => {
     fanout: {
       count: () => hub.metrics.connections,
       publish(data) {
-        if (published === 0) base = hub.metrics.delivered
+        if (failure) throw failure
         published++
-        const p = hub.publish('bench', data)
-        inflight.push(p)
-        p.then(() => inflight.splice(inflight.indexOf(p), 1))
-        const window = Math.max(1, Math.min(WINDOW_EVENTS, Math.floor(WINDOW_BYTES / data.length)))
-        const lagWindow = Math.max(1, Math.floor(LAG_BYTES / data.length))
-        if (inflight.length >= window) return Promise.race(inflight).then(() => caughtUp(lagWindow))
-        if (lag() > lagWindow) return caughtUp(lagWindow)
+        hub.publish(TOPIC, data).catch((err) => {
+          failure ??= err
+          waiter?.resolve()
+        })
+        const window = Math.max(1, Math.floor(LAG_BYTES / data.length))
+        if (published - fannedOut > window) {
+          return fanned(published - window).then(() => drainAll(responses, socketOf))
+        }
         return drainAll(responses, socketOf)
       },
     },
