@@ -10,9 +10,10 @@
  * - An epoch (`<prefix>epoch`, created once with SET NX): a flushed or
  *   restarted Redis gets a new one, which every node notices.
  * - One blocking XREAD loop per node over all watched topics, on its own
- *   connection; commands use another. The epoch is read right behind each
- *   XREAD on the same connection (one round trip for both), and the next
- *   XREAD goes out before a batch is delivered, so reading overlaps fan-out.
+ *   connection; commands use another. Behind each blocking XREAD goes a GET
+ *   of the epoch (and, with several streams, a plain XREAD that reads them
+ *   all at one instant): one round trip. The next round goes out before a
+ *   batch is delivered, so reading overlaps fan-out.
  * - A batch is delivered in slices of ~8 KiB of events with a turn of the
  *   event loop between them, so sockets flush to the kernel and readers keep
  *   pace; a batch never lands on a subscriber's buffer all at once.
@@ -388,21 +389,39 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       try {
         state = 'reading'
         reads++
-        // The epoch right behind the XREAD, on the same connection: Redis
-        // answers it as soon as the XREAD returns, so one round trip says
-        // whether the entries belong to the epoch this node knows.
-        const read = blocking.call(
+        // One round trip on this connection: a blocking XREAD, then the
+        // epoch (read last, it says whether the entries are of the epoch this
+        // node knows). Served on a write, a blocking XREAD returns just the
+        // stream that woke it (Redis 7.0), while other streams may hold older
+        // entries of the same script call: with several streams it only
+        // waits (COUNT 1), and a plain XREAD right behind it reads them all at
+        // one instant (a script's entries are all there or none), so a batch
+        // is complete up to its highest seq. One stream needs no second read.
+        const single = keys.length === 1
+        const waited = blocking.call(
           'XREAD',
           'COUNT',
-          String(batch),
+          single ? String(batch) : '1',
           'BLOCK',
           String(blockMs),
           'STREAMS',
           ...keys,
           ...cursors,
         ) as Promise<unknown[] | null>
+        const read = single
+          ? waited
+          : (blocking.call(
+              'XREAD',
+              'COUNT',
+              String(batch),
+              'STREAMS',
+              ...keys,
+              ...cursors,
+            ) as Promise<unknown[] | null>)
         const epochAfter = blocking.get(epochKey)
+        read.catch(() => {})
         epochAfter.catch(() => {})
+        await waited
         reply = await read
         epoch = await epochAfter
         state = 'busy'
