@@ -118,6 +118,8 @@ export class Hub {
   private readonly feeds = new Map<string, Feed>()
   private readonly closers = new Set<() => void>()
   private closed = false
+  /** The last epoch seen by open() (see sameEpoch). */
+  private epoch = ''
 
   constructor(options: HubOptions = {}) {
     this.options = options
@@ -210,14 +212,14 @@ export class Hub {
         }
         if (!known || parsed.epoch !== read.epoch) history = 'reset'
         else history = read.truncated ? 'truncated' : 'complete'
-        position = { epoch: read.epoch, seq: after }
+        position = { epoch: this.sameEpoch(read.epoch), seq: after }
         replay = read.events
       } else {
         let read = await this.store.read(unique, head!.seq)
-        position = { epoch: read.epoch, seq: head!.seq }
+        position = { epoch: this.sameEpoch(read.epoch), seq: head!.seq }
         if (read.epoch !== head!.epoch) {
           read = await this.store.read(unique, 0)
-          position = { epoch: read.epoch, seq: 0 }
+          position = { epoch: this.sameEpoch(read.epoch), seq: 0 }
         }
         replay = read.events
       }
@@ -447,6 +449,16 @@ export class Hub {
     feed.subs.add(sub)
     sub.joined(feed)
     return feed
+  }
+
+  /**
+   * The epoch as one string for every subscriber: a store over the network
+   * (Redis) parses a new copy per read, which each subscriber would keep.
+   */
+  private sameEpoch(epoch: string): string {
+    if (epoch === this.epoch) return this.epoch
+    this.epoch = epoch
+    return epoch
   }
 
   /** @internal */
