@@ -348,10 +348,23 @@ function openStream(
   })
 }
 
+/**
+ * HTTP/2 flow-control windows as Chrome sets them (6 MiB per stream, 15 MiB
+ * per session), not node's 64 KiB default: with 64 KiB, a 64 KB event fills
+ * a stream's window and each one waits for a WINDOW_UPDATE round trip.
+ */
+const H2_STREAM_WINDOW = 6 * 1024 * 1024
+const H2_SESSION_WINDOW = 15 * 1024 * 1024
+
 function openSession(port: number): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const session = h2connect(`http://127.0.0.1:${port}`)
-    session.once('connect', () => resolve(session))
+    const session = h2connect(`http://127.0.0.1:${port}`, {
+      settings: { initialWindowSize: H2_STREAM_WINDOW },
+    })
+    session.once('connect', () => {
+      session.setLocalWindowSize(H2_SESSION_WINDOW)
+      resolve(session)
+    })
     session.once('error', reject)
     // Errors after the connect land on the streams; keep the session from throwing.
     session.on('error', () => {})

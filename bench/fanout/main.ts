@@ -30,7 +30,8 @@ const USAGE = `Usage: npm run bench:fanout -- [options]
   --scenarios x,y       ${SCENARIOS.join(', ')}
   --rounds N            latency rounds, variants interleaved (default 3; --quick 2)
   --latency-specs i,j   which latency specs to run, by index (default all: 0 = 1,000 x 20/s, 1 = 100 x 100/s)
-  --pin on|off          servers on CPU 0, load processes on CPU 1 with taskset (default on with 2+ CPUs)
+  --pin on|off          servers on CPU 0, load processes on CPU 1 with taskset (default off: on a
+                        shared machine it made p99 worse, see docs/benchmarks.md)
   --conns N             connections for the throughput scenario
   --msgs M              messages for the throughput scenario
   --idle-conns N        connections for the idle-memory scenario
@@ -66,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       .map((x) => Number(x.trim()))
     scale.latency = scale.latency.filter((_, i) => keep.includes(i))
   }
-  const pinArg = args.get('pin') ?? 'on'
+  const pinArg = args.get('pin') ?? 'off'
   if (pinArg !== 'on' && pinArg !== 'off') {
     process.stderr.write(`bench: --pin takes on or off\n`)
     return 2

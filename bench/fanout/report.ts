@@ -2,7 +2,7 @@
  * Tables (Markdown, so they paste into docs/benchmarks.md) and a hand-written
  * SVG chart from one run's results. No dependencies.
  */
-import { type BenchResults, noisy, type VariantResult } from './harness.js'
+import { type BenchResults, noisy, QUIET_PCT, type VariantResult } from './harness.js'
 import type { machine } from './proc.js'
 
 export type Report = BenchResults & { machine: ReturnType<typeof machine>; command: string }
@@ -93,6 +93,9 @@ export function renderTable(report: Report): string {
       `\n### Latency: ${spec.conns} connections at ${spec.rate} msg/s for ${spec.seconds} s (publish to receipt)${n > 1 ? `, median of ${n} interleaved rounds` : ''}\n`,
     )
     out.push(
+      `Others CPU %: what other processes used of the machine during the variant's busiest round (see Noisy scenario runs). Quiet rounds: those with others under ${QUIET_PCT}%; rank p99s on them when the medians are noisy.\n`,
+    )
+    out.push(
       table(
         [
           'variant',
@@ -102,10 +105,13 @@ export function renderTable(report: Report): string {
           'p99.9 ms',
           'max ms',
           'server CPU us/event',
+          'others CPU % (max)',
+          'p99 ms, quiet rounds',
           'delivered',
         ],
         rows.map((r) => {
           const x = r.latency![i]
+          const others = (x.rounds ?? []).flatMap((y) => (y.noise ? [y.noise.othersCpuPct] : []))
           return [
             r.label,
             f(x.p50Ms, 2),
@@ -114,6 +120,8 @@ export function renderTable(report: Report): string {
             f(x.p999Ms, 2),
             f(x.maxMs, 1),
             f(x.cpuUsPerEvent, 2),
+            others.length ? f(Math.max(...others), 0) : '-',
+            x.quietRounds ? `${f(x.p99QuietMs, 2)} (${x.quietRounds} of ${n})` : `none of ${n}`,
             complete(x),
           ]
         }),
@@ -314,6 +322,11 @@ export const METRICS: Metric[] = [
   {
     name: 'p99 latency (first latency row, median of rounds)',
     get: (r) => r.latency?.[0]?.p99Ms,
+    higher: false,
+  },
+  {
+    name: 'p99 latency (first latency row, quiet rounds only)',
+    get: (r) => r.latency?.[0]?.p99QuietMs,
     higher: false,
   },
   { name: 'KB per idle connection', get: (r) => r.idle?.kbPerConn, higher: false },

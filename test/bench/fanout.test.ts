@@ -68,8 +68,19 @@ it('summarises latency rounds as medians, sums and the p99 range', () => {
     wireBytesPerEvent: 130,
     timedOut: false,
   })
-  // One noisy round (450 ms) does not move the median.
-  const s = summariseRounds([round(0, 20, 2), round(1, 450, 9), round(2, 30, 3)])
+  // One noisy round (450 ms) does not move the median; the quiet rounds are those with
+  // other processes under 10% of the machine.
+  const noise = (othersCpuPct: number) => ({
+    loadStart: [1, 1, 1],
+    loadEnd: [1, 1, 1],
+    othersCpuPct,
+    seconds: 1,
+  })
+  const s = summariseRounds([
+    { ...round(0, 20, 2), noise: noise(5) },
+    { ...round(1, 450, 9), noise: noise(60) },
+    { ...round(2, 30, 3), noise: noise(8) },
+  ])
   expect(s).toMatchObject({
     conns: 10,
     delivered: 600,
@@ -82,8 +93,14 @@ it('summarises latency rounds as medians, sums and the p99 range', () => {
     cpuUsPerEvent: 100,
     p99MinMs: 20,
     p99MaxMs: 450,
+    quietRounds: 2,
+    p99QuietMs: 25,
     timedOut: false,
   })
+  // Without a quiet round there is no quiet p99.
+  const busy = summariseRounds([{ ...round(0, 20, 2), noise: noise(50) }])
+  expect(busy.quietRounds).toBe(0)
+  expect(busy.p99QuietMs).toBeUndefined()
   expect(s.rounds).toHaveLength(3)
 })
 
