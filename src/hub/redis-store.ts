@@ -14,7 +14,7 @@
  *   of the epoch (and, with several streams, a plain XREAD that reads them
  *   all at one instant): one round trip. The next round goes out before a
  *   batch is delivered, so reading overlaps fan-out.
- * - A batch is delivered in slices of ~8 KiB of events with a turn of the
+ * - A batch is delivered in slices of ~16 KiB of events with a turn of the
  *   event loop between them, so sockets flush to the kernel and readers keep
  *   pace; a batch never lands on a subscriber's buffer all at once.
  *
@@ -112,12 +112,14 @@ const APPEND_BATCH_EVENTS = 1000
 const APPEND_BATCH_BYTES = 1024 * 1024
 /**
  * Bytes of events handed to the listeners per slice of an XREAD batch before
- * the loop yields to I/O. Below a socket's highWaterMark (16 KiB), so a slice
- * goes to the kernel in one write instead of piling up in user space: with
- * 1,000 subscribers, 64 KiB slices cost 1.0 us of server CPU per delivered
- * event, 16 KiB 0.5-0.6, 8 KiB 0.48-0.52 (the memory store: 0.46-0.48).
+ * the loop yields to I/O: a socket's highWaterMark (16 KiB), what it takes
+ * before it asks for drain, so a slice goes to the kernel in one write instead
+ * of piling up in user space. With 1,000 subscribers (bench:fanout), 64 KiB
+ * slices cost ~1.0 us of server CPU per delivered event against the memory
+ * store's ~0.5; 16 KiB and 8 KiB match it, and 8 KiB costs the readers ~50%
+ * more CPU (twice the segments).
  */
-const DELIVER_SLICE_BYTES = 8 * 1024
+const DELIVER_SLICE_BYTES = 16 * 1024
 
 interface PendingAppend {
   topic: string

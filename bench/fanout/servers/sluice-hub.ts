@@ -32,7 +32,7 @@ const socketOf = (res: ServerResponse) => res.socket
 /**
  * Published but not yet fanned out: enough for an XREAD batch of ~650 events
  * of 100 B (one of 64 KB), little enough that the batch reaches the sockets in
- * a few 8 KiB slices rather than piling up in their buffers.
+ * a few 16 KiB slices rather than piling up in their buffers.
  */
 const LAG_BYTES = 64 * 1024
 const TOPIC = 'bench'
