@@ -102,3 +102,24 @@ it('one subscriber object per connection: it leaves its feeds when the client go
   expect(hub.metrics.connections).toBe(0)
   expect(hub.metrics.topicsWatched).toBe(0)
 })
+
+it('a hub closed while a subscription is being opened refuses it, and nothing of it stays in the feeds', async () => {
+  const base = memoryStore()
+  let releaseHead!: () => void
+  const headGate = new Promise<void>((r) => (releaseHead = r))
+  // The store's head() waits until the hub has been closed.
+  const store = new Proxy(base, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target)
+      if (key === 'head') return () => headGate.then(() => base.head())
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  const hub = createHub({ store, heartbeat: 0 })
+  const opening = hub.open(['news'])
+  const closing = hub.close()
+  releaseHead()
+  await expect(opening).rejects.toMatchObject({ code: 'STREAM_CLOSED' })
+  await closing
+  expect(hub.metrics.topicsWatched).toBe(0)
+})
