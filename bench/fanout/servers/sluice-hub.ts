@@ -64,7 +64,7 @@ await serveVariant(async () => {
   return {
     handler(req, res) {
       responses.add(res)
-      res.once('close', () => responses.delete(res))
+      req.once('close', () => responses.delete(res))
       handle(req, res)
     },
     fanout: {
