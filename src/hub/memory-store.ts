@@ -2,6 +2,16 @@
  * The embedded store: per-topic ring logs in this process, one hub-wide
  * counter, a random epoch per process (a restart is a new epoch, so ids from
  * before it are recognised and reported as a reset).
+ *
+ * Live delivery is synchronous inside `append()` while the events delivered
+ * since the last slice stay under ~SLICE_BYTES. Past that, the rest of a burst
+ * waits in one queue per store (seq order) and goes out in slices of that size,
+ * up to TURN_SLICES per turn of the event loop (`setImmediate`), each written
+ * to the kernel before the next (`process.nextTick`, after the transport's
+ * uncork). A publisher that awaits only `publish()` in a loop runs in
+ * microtasks: without the turns no corked socket would be written until the
+ * loop ends and every subscriber, reading or not, would pass its cap.
+ * `append()` still resolves at once with the id.
  */
 import { SluiceError } from '../protocol/errors.js'
 import { formatId, newEpoch } from './ids.js'
@@ -23,6 +33,26 @@ export interface MemoryStoreOptions extends HistoryLimits {
   now?: () => number
 }
 
+/**
+ * Bytes of events handed to the listeners synchronously before the rest of a
+ * burst is queued, and per slice of the queue (the Redis store's slice size, a
+ * socket's highWaterMark): a corked socket holds about one slice, far under
+ * any subscriber's cap.
+ */
+const SLICE_BYTES = 16 * 1024
+/**
+ * Slices per turn of the event loop, each written to the kernel before the
+ * next: a publisher that yields to the event loop now and then is followed
+ * closely, one that never yields does not fill the sockets faster than readers
+ * in this process can read them.
+ */
+const TURN_SLICES = 8
+/** Per event on top of its data: id, name and field names, roughly. */
+const EVENT_OVERHEAD = 64
+
+/** A watch: the listener and the store's seq when it joined (it gets only later events). */
+type Watchers = Map<WatchListener, number>
+
 interface TopicLog {
   /** Live entries are `entries[start..]`; the dead prefix is compacted away in bulk. */
   entries: StoredEvent[]
@@ -43,9 +73,88 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const now = options.now ?? Date.now
   const epoch = options.epoch ?? newEpoch()
   const logs = new Map<string, TopicLog>()
-  const watchers = new Map<string, Set<WatchListener>>()
+  const watchers = new Map<string, Watchers>()
   let seq = 0
   let closed = false
+  /** Bytes delivered in this slice (the synchronous one or a queued one). */
+  let tickBytes = 0
+  /** Slices this turn may still deliver. */
+  let slicesLeft = 0
+  /** Events of a burst past the turn's budget, in seq order, waiting for the next slice. */
+  let queue: StoredEvent[] = []
+  let queueHead = 0
+  /** The pending setImmediate: the budget's reset, or the next slice when `queue` is not empty. */
+  let turn: ReturnType<typeof setImmediate> | undefined
+
+  function fire(set: Watchers, event: StoredEvent): void {
+    for (const l of set.keys()) {
+      try {
+        l.onEvent(event)
+      } catch {
+        // A listener's failure is its own; the log and the other listeners go on.
+      }
+    }
+  }
+
+  /** A new turn of the event loop: a fresh budget, and the next slices of the queue. */
+  function onTurn(): void {
+    turn = undefined
+    slicesLeft = TURN_SLICES
+    slice()
+  }
+
+  /**
+   * One slice of the queue (~SLICE_BYTES). The next slice of this turn runs on
+   * process.nextTick, after the transport's own tick has uncorked the sockets
+   * and written the slice to the kernel; after TURN_SLICES, or when the queue is
+   * empty, a setImmediate starts the next turn (or only resets the budget).
+   */
+  function slice(): void {
+    if (closed) return
+    tickBytes = 0
+    slicesLeft--
+    let i = queueHead
+    while (i < queue.length && tickBytes < SLICE_BYTES) {
+      const event = queue[i++]
+      const set = watchers.get(event.topic)
+      if (!set) continue
+      tickBytes += event.data.length + EVENT_OVERHEAD
+      for (const [l, since] of set) {
+        // A listener that joined after this event's append reads it from history.
+        if (event.seq <= since) continue
+        try {
+          l.onEvent(event)
+        } catch {
+          // as in fire()
+        }
+        if (closed) return
+      }
+    }
+    if (i >= queue.length) {
+      queue = []
+      queueHead = 0
+      if (tickBytes > 0) turn ??= setImmediate(onTurn)
+      return
+    }
+    queueHead = i
+    if (queueHead >= 1024 && queueHead * 2 >= queue.length) {
+      queue = queue.slice(queueHead)
+      queueHead = 0
+    }
+    if (slicesLeft > 0) process.nextTick(slice)
+    else turn ??= setImmediate(onTurn)
+  }
+
+  function deliver(set: Watchers, event: StoredEvent): void {
+    if (queue.length === 0 && tickBytes < SLICE_BYTES) {
+      if (tickBytes === 0 && turn === undefined) turn = setImmediate(onTurn)
+      tickBytes += event.data.length + EVENT_OVERHEAD
+      fire(set, event)
+      return
+    }
+    queue.push(event)
+    turn ??= setImmediate(onTurn)
+  }
 
   function trim(log: TopicLog, t: number): void {
     const { entries } = log
@@ -105,15 +214,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       log.entries.push(event)
       trim(log, t)
       const set = watchers.get(topic)
-      if (set) {
-        for (const l of set) {
-          try {
-            l.onEvent(event)
-          } catch {
-            // A listener's failure is its own; the log and the other listeners go on.
-          }
-        }
-      }
+      if (set) deliver(set, event)
       return event
     },
 
@@ -148,10 +249,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       check()
       let set = watchers.get(topic)
       if (!set) {
-        set = new Set()
+        set = new Map()
         watchers.set(topic, set)
       }
-      set.add(listener)
+      if (!set.has(listener)) set.set(listener, seq)
       return () => {
         const s = watchers.get(topic)
         if (!s) return
@@ -194,6 +295,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       for (const log of logs.values()) if (log.expireTimer) clearTimeout(log.expireTimer)
       logs.clear()
       watchers.clear()
+      if (turn !== undefined) clearImmediate(turn)
+      turn = undefined
+      queue = []
+      queueHead = 0
     },
   }
 }
