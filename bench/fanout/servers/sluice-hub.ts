@@ -11,14 +11,16 @@
  * sluice writes shared event bytes to it directly).
  *
  * On Redis an event reaches the subscribers after the publish resolves (when
- * this node's XREAD brings it back), so the drain check alone comes too early:
+ * this node's XREAD brings it back), and both stores hand a burst over in
+ * 16 KiB slices across event-loop turns, so the drain check alone comes too early:
  * the publisher also waits while more than 64 KiB of published events has
  * not been fanned out yet. It learns what has been fanned out from a watch of
  * its own on the topic (`hub.store.watch`): the store hands each event to
  * every listener of the topic in one synchronous pass, the hub's feed among
  * them, so once this listener has seen an event, every subscriber's socket
  * has been handed its bytes. No timers, no polling. With the memory store
- * that happens inside `publish()`, so the wait never triggers there.
+ * the first ~16 KiB of a turn are fanned out inside `publish()`; past that
+ * the wait engages as on Redis.
  *
  * Publishes are not awaited one by one: the store sends those of one tick to
  * Redis in one script call, so the lag window, not a round trip per event,
