@@ -7,28 +7,17 @@
  * subscriber gets it at its own pace: readers that read are never cut, and one
  * that does not read is still cut at its cap.
  */
-import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub, memoryStore } from '../../src/hub/index.js'
 import type { StoredEvent } from '../../src/hub/store.js'
-import { openSse } from '../helpers/sse.js'
 import { waitUntil } from '../helpers/wait.js'
-import { type ServedHub, serveHub } from './support.js'
-
-const EVENTS = 200
-const SIZE = 64 * 1024
-
-/** Event i: its number, then padding to SIZE bytes. */
-const payload = (i: number) => `${i}:`.padEnd(SIZE, 'x')
-
-/** A client that sends the request and never reads a byte of the answer. */
-function nonReader(port: number, path: string): { socket: Socket; closed: Promise<void> } {
-  const socket = connect(port, '127.0.0.1')
-  socket.pause()
-  socket.on('error', () => {})
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`)
-  return { socket, closed: new Promise((r) => socket.once('close', () => r())) }
-}
+import {
+  BURST_EVENTS,
+  burstPayload,
+  expectPacedBurst,
+  type ServedHub,
+  serveHub,
+} from './support.js'
 
 const turn = () => new Promise<void>((r) => setImmediate(r))
 
@@ -43,32 +32,12 @@ describe('memory hub: fan-out follows each subscriber, not the publisher loop', 
   })
 
   it('200 events of 64 KB published in an await loop: 5 readers get all, in order, none cut; a non-reader is cut', async () => {
-    const { hub, url } = served
-    const readers = await Promise.all(
-      Array.from({ length: 5 }, () => openSse(`${url}/events?topic=big`)),
-    )
-    const stalled = nonReader(served.port, '/events?topic=big')
-    await waitUntil(() => hub.metrics.connections === 6, 5000, 'six subscribers')
-
-    // 12.5 MiB in a loop that never leaves the microtask queue.
-    const ids: string[] = []
-    for (let i = 0; i < EVENTS; i++) ids.push(await hub.publish('big', payload(i)))
-    expect(new Set(ids).size).toBe(EVENTS)
-
-    for (const r of readers) {
-      await r.waitFor((ev) => ev.length >= EVENTS, 20_000)
-      expect(r.events.map((e) => e.id)).toEqual(ids)
-      expect(r.events.map((e) => e.data.slice(0, e.data.indexOf(':')))).toEqual(
-        ids.map((_, i) => String(i)),
-      )
-      expect(r.events.every((e) => e.data.length === SIZE)).toBe(true)
-    }
-    // Exactly one cut: the client that read nothing (issue 5's rule), and its connection is closed.
-    await waitUntil(() => hub.metrics.slowConsumerDisconnects === 1, 10_000, 'the non-reader cut')
-    stalled.socket.resume()
-    await stalled.closed
-    expect(hub.metrics.slowConsumerDisconnects).toBe(1)
-    for (const r of readers) r.close()
+    await expectPacedBurst(served, async (hub) => {
+      // 12.5 MiB in a loop that never leaves the microtask queue.
+      const ids: string[] = []
+      for (let i = 0; i < BURST_EVENTS; i++) ids.push(await hub.publish('big', burstPayload(i)))
+      return ids
+    })
   }, 40_000)
 })
 
