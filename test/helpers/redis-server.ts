@@ -5,18 +5,13 @@
  * (bench/fanout/redis.ts), so it imports nothing from vitest and loads no
  * Redis client.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { connect } from 'node:net'
+import { start, type Started } from './process.js'
 
 export const REDIS_INSTALL = 'apt-get install -y redis-server'
 
-/** The spawned process (the shape of test/helpers/external.ts's `Started`). */
-export interface RedisProcess {
-  proc: ChildProcess
-  output: () => string
-  /** SIGTERM (or `signal`), then SIGKILL after 5 s; resolves once it exited. */
-  stop: (signal?: NodeJS.Signals) => Promise<void>
-}
+/** The redis-server process: output captured; `stop` sends SIGTERM (or `signal`), then SIGKILL after 5 s. */
+export type RedisProcess = Started
 
 export interface RedisServer {
   url: string
@@ -43,36 +38,18 @@ export interface RedisServerOptions {
  */
 export async function startRedisServer(options: RedisServerOptions): Promise<RedisServer> {
   const { port } = options
-  const proc = spawn(
-    options.bin ?? 'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      ...(options.args ?? []),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let out = ''
-  proc.stdout?.on('data', (d) => (out += d))
-  proc.stderr?.on('data', (d) => (out += d))
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-  const handle: RedisProcess = {
-    proc,
-    output: () => out,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (proc.exitCode !== null || proc.signalCode !== null) return
-      proc.kill(signal)
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(t)
-    },
-  }
+  const handle: RedisProcess = start(options.bin ?? 'redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...(options.args ?? []),
+  ])
+  const { proc } = handle
   const failed = new Promise<never>((_, reject) => {
     proc.once('error', (err) =>
       reject(
@@ -80,7 +57,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
       ),
     )
     proc.once('exit', (code, signal) =>
-      reject(new Error(`redis-server exited (${code ?? signal}): ${out.slice(-500)}`)),
+      reject(new Error(`redis-server exited (${code ?? signal}): ${handle.output().slice(-500)}`)),
     )
   })
   failed.catch(() => {})
@@ -96,7 +73,9 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
       ])
       if (ok) break
       if (Date.now() > deadline)
-        throw new Error(`redis-server did not answer on port ${port}: ${out.slice(-500)}`)
+        throw new Error(
+          `redis-server did not answer on port ${port}: ${handle.output().slice(-500)}`,
+        )
       await new Promise((r) => setTimeout(r, 20))
     }
   } catch (err) {
