@@ -54,17 +54,39 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
   }
+  const known = ['quick', 'conns', 'msgs', 'idle-conns', 'rounds', 'latency-specs', 'pin']
+  known.push('variants', 'scenarios', 'out', 'svg')
+  const unknownFlag = [...args.keys()].find((k) => !known.includes(k))
+  if (unknownFlag !== undefined) {
+    process.stderr.write(`bench: unknown option '--${unknownFlag}'\n\n${USAGE}`)
+    return 2
+  }
+  // A count that is not a whole number >= 1 is refused, not run as NaN or a default.
+  const counts: Record<string, number> = {}
+  for (const key of ['conns', 'msgs', 'idle-conns', 'rounds']) {
+    if (!args.has(key)) continue
+    const n = Number(args.get(key))
+    if (!Number.isInteger(n) || n < 1) {
+      process.stderr.write(`bench: --${key} takes a whole number >= 1, not '${args.get(key)}'\n`)
+      return 2
+    }
+    counts[key] = n
+  }
   const base = args.has('quick') ? QUICK : FULL
   const scale: Scale = structuredClone(base)
-  if (args.has('conns')) scale.throughput.conns = Number(args.get('conns'))
-  if (args.has('msgs')) scale.throughput.msgs = Number(args.get('msgs'))
-  if (args.has('idle-conns')) scale.idle.conns = Number(args.get('idle-conns'))
-  if (args.has('rounds')) scale.rounds = Math.max(1, Number(args.get('rounds')) || 1)
+  if (counts.conns !== undefined) scale.throughput.conns = counts.conns
+  if (counts.msgs !== undefined) scale.throughput.msgs = counts.msgs
+  if (counts['idle-conns'] !== undefined) scale.idle.conns = counts['idle-conns']
+  if (counts.rounds !== undefined) scale.rounds = counts.rounds
   if (args.has('latency-specs')) {
-    const keep = args
-      .get('latency-specs')!
-      .split(',')
-      .map((x) => Number(x.trim()))
+    const text = args.get('latency-specs')!
+    const keep = text.split(',').map((x) => Number(x.trim()))
+    if (keep.some((i) => !Number.isInteger(i) || i < 0 || i >= scale.latency.length)) {
+      process.stderr.write(
+        `bench: --latency-specs takes indices 0-${scale.latency.length - 1} separated by commas, not '${text}'\n`,
+      )
+      return 2
+    }
     scale.latency = scale.latency.filter((_, i) => keep.includes(i))
   }
   const pinArg = args.get('pin') ?? 'off'
