@@ -87,14 +87,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   /** The pending setImmediate: the budget's reset, or the next slice when `queue` is not empty. */
   let turn: ReturnType<typeof setImmediate> | undefined
 
-  function fire(set: Watchers, event: StoredEvent): void {
-    for (const l of set.keys()) {
+  /**
+   * Hand one event to a topic's listeners. A listener that joined after the
+   * event's append skips it (it reads it from history); false once the store
+   * was closed by a listener.
+   */
+  function fire(set: Watchers, event: StoredEvent): boolean {
+    for (const [l, since] of set) {
+      if (event.seq <= since) continue
       try {
         l.onEvent(event)
       } catch {
         // A listener's failure is its own; the log and the other listeners go on.
       }
+      if (closed) return false
     }
+    return true
   }
 
   /** A new turn of the event loop: a fresh budget, and the next slices of the queue. */
@@ -119,16 +127,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       const set = watchers.get(event.topic)
       if (!set) continue
       tickBytes += event.data.length + EVENT_OVERHEAD
-      for (const [l, since] of set) {
-        // A listener that joined after this event's append reads it from history.
-        if (event.seq <= since) continue
-        try {
-          l.onEvent(event)
-        } catch {
-          // as in fire()
-        }
-        if (closed) return
-      }
+      if (!fire(set, event)) return
     }
     if (i >= queue.length) {
       queue = []
