@@ -151,6 +151,30 @@ export const SCENARIOS: ScenarioName[] = [
   'redis',
 ]
 
+/**
+ * A latency scenario: `conns` connections, `rate` messages per second for
+ * `seconds`, after `warmupSeconds` (default WARMUP_SECONDS) at the same rate
+ * that are measured apart and left out of p50/p99 (see LatencyRound.warmup).
+ */
+export interface LatencySpec {
+  conns: number
+  rate: number
+  seconds: number
+  size: number
+  warmupSeconds?: number
+}
+
+/**
+ * Seconds of messages before a latency run is measured. The first two or
+ * three messages a fresh server fans out take 2-3x the steady time in every
+ * variant (its code is still being compiled: per message, the slowest
+ * delivery was 28-39 ms for the first two against 10-12 ms after), and at
+ * 20 msg/s for 10 s the p99 is the slowest 2,000 of 200,000 deliveries, so
+ * without a warm-up it ranked how fast each server's first two messages
+ * compiled. The warm-up's own latency is reported apart.
+ */
+export const WARMUP_SECONDS = 1
+
 export interface Scale {
   /**
    * Latency rounds (default 1): every latency spec runs this many times per
@@ -161,7 +185,7 @@ export interface Scale {
   /** HTTP/2 variants: event streams opened per session (default 100, load.ts's H2_STREAMS_PER_SESSION). */
   h2StreamsPerSession?: number
   throughput: { conns: number; msgs: number; size: number }
-  latency: { conns: number; rate: number; seconds: number; size: number }[]
+  latency: LatencySpec[]
   idle: { conns: number }
   ramp: { conns: number; concurrency: number }
   large: { conns: number; msgs: number; size: number }
@@ -250,6 +274,8 @@ export interface LatencyRound {
   wireBytesPerEvent: number
   timedOut: boolean
   noise?: Noise
+  /** The warm-up before the measured run (fresh server, same rate): its messages and latency. */
+  warmup?: { messages: number; p99Ms: number; maxMs: number }
 }
 
 /**
@@ -264,6 +290,8 @@ export interface LatencyResult extends Omit<LatencyRound, 'round' | 'position' |
   quietRounds: number
   /** Median p99 of the quiet rounds (absent when none was quiet). */
   p99QuietMs?: number
+  /** Median over the rounds of the warm-up's p99 (the first messages of a fresh server). */
+  warmupP99Ms?: number
   rounds: LatencyRound[]
 }
 
@@ -421,6 +449,9 @@ export function summariseRounds(rounds: LatencyRound[]): LatencyResult {
     p99MaxMs: Math.max(...p99s),
     quietRounds: quiet.length,
     ...(quiet.length ? { p99QuietMs: median(quiet.map((r) => r.p99Ms)) } : {}),
+    ...(rounds.every((r) => r.warmup)
+      ? { warmupP99Ms: median(rounds.map((r) => r.warmup!.p99Ms)) }
+      : {}),
     rounds,
   }
 }
@@ -807,7 +838,7 @@ async function throughput(
 
 async function latency(
   variant: Variant,
-  spec: { conns: number; rate: number; seconds: number; size: number },
+  spec: LatencySpec,
   timeoutMs: number,
   sink: NoiseSink,
   position: number,
@@ -816,6 +847,29 @@ async function latency(
     variant,
     async (ctx) => {
       await openAll(ctx, variant, spec.conns, 200, timeoutMs)
+      const warm = Math.round(spec.rate * (spec.warmupSeconds ?? WARMUP_SECONDS))
+      let warmup: LatencyRound['warmup']
+      if (warm > 0) {
+        const w = ctx.load.expect({
+          type: 'expect',
+          perConn: warm,
+          latency: true,
+          timeoutMs: Math.min(timeoutMs, (warm / spec.rate) * 1000 + 60_000),
+        })
+        await w.armed
+        await control(ctx.server.port, `rate?count=${warm}&rate=${spec.rate}&size=${spec.size}`)
+        const got = await w.delivered
+        if (got.timedOut || got.delivered !== got.expected) {
+          throw new Error(
+            `warm-up: ${got.delivered} of ${got.expected} events arrived${got.timedOut ? ' (timed out)' : ''}`,
+          )
+        }
+        warmup = {
+          messages: warm,
+          p99Ms: (got.latency?.p99 ?? 0) / 1000,
+          maxMs: (got.latency?.max ?? 0) / 1000,
+        }
+      }
       const count = Math.round(spec.rate * spec.seconds)
       const { armed, delivered } = ctx.load.expect({
         type: 'expect',
@@ -856,6 +910,7 @@ async function latency(
         cpuUsPerEvent: got.delivered ? (serverCpuMs * 1000) / got.delivered : 0,
         wireBytesPerEvent: got.delivered ? (got.socketBytes ?? got.bytes) / got.delivered : 0,
         timedOut: got.timedOut,
+        ...(warmup ? { warmup } : {}),
       }
     },
     sink,

@@ -2,7 +2,13 @@
  * Tables (Markdown, so they paste into docs/benchmarks.md) and a hand-written
  * SVG chart from one run's results. No dependencies.
  */
-import { type BenchResults, noisy, QUIET_PCT, type VariantResult } from './harness.js'
+import {
+  type BenchResults,
+  noisy,
+  QUIET_PCT,
+  type VariantResult,
+  WARMUP_SECONDS,
+} from './harness.js'
 import type { machine } from './proc.js'
 
 export type Report = BenchResults & { machine: ReturnType<typeof machine>; command: string }
@@ -93,6 +99,9 @@ export function renderTable(report: Report): string {
       `\n### Latency: ${spec.conns} connections at ${spec.rate} msg/s for ${spec.seconds} s (publish to receipt)${n > 1 ? `, median of ${n} interleaved rounds` : ''}\n`,
     )
     out.push(
+      `Each run starts with ${spec.warmupSeconds ?? WARMUP_SECONDS} s of messages at the same rate, measured apart ("warm-up p99": the first messages of a fresh server, its code still compiling) and not counted in p50-max.\n`,
+    )
+    out.push(
       `Others CPU %: what other processes used of the machine during the variant's busiest round (see Noisy scenario runs). Quiet rounds: those with others under ${QUIET_PCT}%; rank p99s on them when the medians are noisy.\n`,
     )
     out.push(
@@ -104,6 +113,7 @@ export function renderTable(report: Report): string {
           'p99 range ms',
           'p99.9 ms',
           'max ms',
+          'warm-up p99 ms',
           'server CPU us/event',
           'others CPU % (max)',
           'p99 ms, quiet rounds',
@@ -119,6 +129,7 @@ export function renderTable(report: Report): string {
             x.p99MinMs !== undefined ? `${f(x.p99MinMs, 1)}-${f(x.p99MaxMs, 1)}` : '-',
             f(x.p999Ms, 2),
             f(x.maxMs, 1),
+            x.warmupP99Ms !== undefined ? f(x.warmupP99Ms, 1) : '-',
             f(x.cpuUsPerEvent, 2),
             others.length ? f(Math.max(...others), 0) : '-',
             x.quietRounds ? `${f(x.p99QuietMs, 2)} (${x.quietRounds} of ${n})` : `none of ${n}`,

@@ -22,7 +22,7 @@ import { describeExternal } from '../helpers/external.js'
 
 const TINY: Scale = {
   throughput: { conns: 5, msgs: 20, size: 100 },
-  latency: [{ conns: 5, rate: 50, seconds: 0.4, size: 100 }],
+  latency: [{ conns: 5, rate: 50, seconds: 0.4, size: 100, warmupSeconds: 0.2 }],
   idle: { conns: 10 },
   ramp: { conns: 10, concurrency: 5 },
   large: { conns: 2, msgs: 3, size: 64 * 1024 },
@@ -102,6 +102,16 @@ it('summarises latency rounds as medians, sums and the p99 range', () => {
   expect(busy.quietRounds).toBe(0)
   expect(busy.p99QuietMs).toBeUndefined()
   expect(s.rounds).toHaveLength(3)
+  // The warm-up's p99 is summarised apart, as the median of the rounds' (when every round had one).
+  expect(s.warmupP99Ms).toBeUndefined()
+  const warmed = summariseRounds(
+    [40, 90, 50].map((w, i) => ({
+      ...round(i, 20, 2),
+      warmup: { messages: 20, p99Ms: w, maxMs: w + 5 },
+    })),
+  )
+  expect(warmed.warmupP99Ms).toBe(50)
+  expect(warmed.p99Ms).toBe(20)
 })
 
 // The Redis variant needs redis-server; the others need nothing outside node_modules.
@@ -198,7 +208,10 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
       const [lat] = r.latency!
       expect(lat.rounds.map((x) => x.round)).toEqual([0, 1])
       for (const x of lat.rounds) {
+        // 20 measured messages to 5 connections; the 10 of the warm-up are measured apart.
         expect(x, r.variant).toMatchObject({ delivered: 100, expected: 100, timedOut: false })
+        expect(x.warmup?.messages, r.variant).toBe(10)
+        expect(x.warmup!.maxMs).toBeGreaterThanOrEqual(x.warmup!.p99Ms)
         expect(x.position).toBe(run.latencyOrder[x.round].indexOf(r.variant))
         expect(x.noise!.loadStart).toHaveLength(3)
       }
@@ -213,6 +226,7 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
     const table = renderTable({ ...run, machine: machine(), command: 'test' })
     expect(table).toContain('median of 2 interleaved rounds')
     expect(table).toContain('p99 range ms')
+    expect(table).toContain('warm-up p99 ms')
   }, 60_000)
 
   it('counts what a reconnect loses: nothing on the hub (Last-Event-ID replay), the gap on ws', async () => {
