@@ -238,6 +238,13 @@ class StreamSubscriber extends Member implements SubscriptionOutput, CompletionT
     stream.write(bytes)
   }
 
+  events(events: readonly StoredEvent[], bytes: Uint8Array): void {
+    const stream = this.stream!
+    if (stream.isClosed) return
+    this.hub.metrics.delivered += events.length
+    stream.write(bytes)
+  }
+
   notice(_e: HubEvent, bytes: Uint8Array): void {
     const stream = this.stream!
     if (!stream.isClosed) stream.write(bytes).catch(noop)

@@ -39,6 +39,12 @@ export interface SubscriptionOutput {
    * of filling its buffer; live events are never awaited.
    */
   event(e: StoredEvent, bytes: Uint8Array, replayed: boolean): void | Promise<void>
+  /**
+   * Several live events at once (consecutive, in seq order), `bytes` their
+   * encodings in one buffer shared by every subscriber: one write. Without
+   * it, `event()` is called for each.
+   */
+  events?(events: readonly StoredEvent[], bytes: Uint8Array): void
   /** A loss notice (already an event). */
   notice(e: HubEvent, bytes: Uint8Array): void
   /** The starting position of a subscription opened without an id. */
@@ -106,6 +112,29 @@ export abstract class Subscription {
       return
     }
     held.push({ kind: 'event', e, bytes })
+  }
+
+  /**
+   * From a topic feed: live events of one epoch in seq order, `each` their
+   * encodings and `joined` all of them in one buffer. Past the replay, in the
+   * subscription's epoch and all new, they go out as one write; otherwise
+   * one by one through `live()` (held back, seam, epoch change).
+   */
+  liveBatch(events: readonly StoredEvent[], each: readonly Uint8Array[], joined: Uint8Array): void {
+    if (this.closed) return
+    const output = this.output
+    const first = events[0]
+    if (
+      !this.holding &&
+      output?.events !== undefined &&
+      first.epoch === this.epoch &&
+      first.seq > this.lastSeq
+    ) {
+      this.lastSeq = events[events.length - 1].seq
+      output.events(events, joined)
+      return
+    }
+    for (let i = 0; i < events.length; i++) this.live(events[i], each[i])
   }
 
   /** From a topic feed: the store was reset under us. */

@@ -18,7 +18,8 @@
  * its own on the topic (`hub.store.watch`): the store hands each event to
  * every listener of the topic in one synchronous pass, the hub's feed among
  * them, so once this listener has seen an event, every subscriber's socket
- * has been handed its bytes. No timers, no polling. With the memory store
+ * is handed its bytes by the end of that tick (the hub gathers a tick's
+ * events into one write per subscriber). No timers, no polling. With the memory store
  * the first ~16 KiB of a turn are fanned out inside `publish()`; past that
  * the wait engages as on Redis.
  *
