@@ -4,6 +4,7 @@
  */
 import {
   type BenchResults,
+  idleWarmup,
   noisy,
   QUIET_PCT,
   type VariantResult,
@@ -142,7 +143,9 @@ export function renderTable(report: Report): string {
 
   const idle = rs.filter((r) => r.idle)
   if (idle.length) {
-    out.push(`\n### Idle memory: ${s.idle.conns} open connections (RSS after GC)\n`)
+    out.push(
+      `\n### Idle memory: ${s.idle.conns} open connections (RSS after GC, over ${idleWarmup(s.idle.conns)} connections opened first)\n`,
+    )
     out.push(
       table(
         ['variant', 'KB per connection', 'RSS before MB', 'RSS after MB'],

@@ -186,7 +186,7 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
     expect(r.large).toMatchObject({ delivered: 6, expected: 6, timedOut: false })
     // An event counts once its last bytes are in: all 64 KB of each were received.
     expect(r.large!.wireBytesPerEvent).toBeGreaterThan(64 * 1024)
-    expect(r.idle).toMatchObject({ conns: 10, opened: 10 })
+    expect(r.idle).toMatchObject({ conns: 10, opened: 10, warmupConns: 1 })
     expect(r.ramp).toMatchObject({ opened: 10, failed: 0 })
   }, 60_000)
 
@@ -218,7 +218,7 @@ describeExternal(['redis-server'], 'fan-out harness', () => {
       expect(lat).toMatchObject({ delivered: 200, expected: 200 })
       expect(lat.p99Ms).toBeGreaterThanOrEqual(lat.p99MinMs)
       expect(lat.p99Ms).toBeLessThanOrEqual(lat.p99MaxMs)
-      expect(r.idle).toMatchObject({ conns: 10, opened: 10 })
+      expect(r.idle).toMatchObject({ conns: 10, opened: 10, warmupConns: 1 })
     }
     // The machine's load is recorded around every scenario run: 2 variants x (2 latency rounds + idle).
     expect(run.noise).toHaveLength(2 * 3)
