@@ -78,7 +78,12 @@ export interface Store {
    * Live delivery for one topic. When the promise resolves, every event
    * appended from then on reaches the listener exactly once, in seq order;
    * events appended before are in `read()`. A node reads each topic from its
-   * backend once however many listeners watch it.
+   * backend once however many listeners watch it. Listeners may be called
+   * synchronously (inside `append()`): the hub gathers what it receives in
+   * one tick and writes it to each subscriber as one buffer, so handing over
+   * events in groups costs nothing extra; a store that can receive large
+   * bursts should still spread them over turns of the event loop (both
+   * stores here hand over ~16 KiB at a time) so sockets drain in between.
    */
   watch(topic: string, listener: WatchListener): Promise<() => void>
   /** What the store holds for a topic, or null when it holds nothing. */

@@ -6,7 +6,7 @@
 import { connect } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createHub, memoryStore } from '../../src/hub/index.js'
+import { createHub, memoryStore, type Store, type WatchListener } from '../../src/hub/index.js'
 import { openSse } from '../helpers/sse.js'
 import { waitUntil } from '../helpers/wait.js'
 import { type ServedHub, serveHub } from './support.js'
@@ -137,4 +137,40 @@ it('subscribers of any set of topics get their events in publish order, once, ho
     ),
     { numRuns: 25 },
   )
+})
+
+it('events gathered in the tick of a store reset go out before its notice, and once', async () => {
+  // A store of one's own (the Store interface is the extension point): the
+  // memory store, plus a way to report a reset the way a flushed Redis does.
+  const inner = memoryStore({ epoch: 'old' })
+  const listeners = new Set<WatchListener>()
+  const store: Store = {
+    ...inner,
+    async watch(topic, listener) {
+      const unwatch = await inner.watch(topic, listener)
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+        unwatch()
+      }
+    },
+  }
+  const own = await serveHub(createHub({ store }))
+  try {
+    const sub = await openSse(`${own.url}/events?topic=t`)
+    await waitUntil(() => own.hub.metrics.connections === 1)
+    // In one tick: an event the hub gathers (written at the end of the tick),
+    // then the reset. The event belongs before the notice.
+    void own.hub.publish('t', 'before')
+    for (const l of listeners) l.onReset?.({ epoch: 'new', previousEpoch: 'old' })
+    await sub.waitFor((ev) => ev.some((e) => e.event === 'sluice-reset'))
+    await new Promise((r) => setTimeout(r, 50))
+    expect(sub.events.filter((e) => e.data !== '').map((e) => e.event || e.data)).toEqual([
+      'before',
+      'sluice-reset',
+    ])
+    sub.close()
+  } finally {
+    await own.close()
+  }
 })
