@@ -440,7 +440,7 @@ export function renderSvg(report: Report): string {
       const text =
         v === undefined
           ? 'not measured'
-          : `${v >= 10_000 ? `${Math.round(v / 1000).toLocaleString('en-US')}k` : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 10 ? 1 : 2)} ${p.unit}`
+          : `${v >= 10_000 ? `${Math.round(v / 1000).toLocaleString('en-US')}k` : v >= 100 ? Math.round(v).toLocaleString('en-US') : f(v, v >= 10 ? 1 : 2)} ${p.unit}`
       parts.push(
         `<text x="${x0 + labelW - 8}" y="${y + barH - 5}" text-anchor="end">${esc(r.label)}</text>`,
         `<rect x="${x0 + labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${fill}" rx="2"/>`,
