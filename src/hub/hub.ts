@@ -481,6 +481,10 @@ export class Hub {
             this.flushLive()
             for (const s of f.subs) s.reset(info.epoch, info.previousEpoch)
           },
+          onGap: (info) => {
+            this.flushLive()
+            for (const s of f.subs) s.gap(info.afterSeq, info.throughSeq)
+          },
         })
         .then((unwatch) => {
           f.unwatch = unwatch

@@ -10,10 +10,13 @@
  * - An epoch (`<prefix>epoch`, created once with SET NX): a flushed or
  *   restarted Redis gets a new one, which every node notices.
  * - One blocking XREAD loop per node over all watched topics, on its own
- *   connection; commands use another. Behind each blocking XREAD goes a GET
- *   of the epoch (and, with several streams, a plain XREAD that reads them
- *   all at one instant): one round trip. The next round goes out before a
- *   batch is delivered, so reading overlaps fan-out.
+ *   connection; commands use another. The blocking XREAD only waits; behind
+ *   it, in one MULTI, a plain XREAD reads every stream, with the streams'
+ *   trim marks and the epoch, at one instant: one round trip. A trim mark
+ *   past this node's cursor means events it never read were trimmed (it fell
+ *   behind by more than the history): the listeners are told (`onGap`), in
+ *   seq order, instead of the events going missing unnoticed. The next round
+ *   goes out before a batch is delivered, so reading overlaps fan-out.
  * - A batch is delivered in slices of ~16 KiB of events with a turn of the
  *   event loop between them, so sockets flush to the kernel and readers keep
  *   pace; a batch never lands on a subscriber's buffer all at once.
@@ -45,7 +48,8 @@ export interface RedisStoreOptions extends HistoryLimits {
   batch?: number
 }
 
-// KEYS: epoch, seq, then the batch's distinct streams.
+// KEYS: epoch, seq, then the batch's distinct streams, then each stream's
+// trim mark (same order).
 // ARGV: candidate epoch, maxLength, maxAge (0 = none), n, then per event:
 // stream index (1-based into the streams), data, event ('' = none).
 //
@@ -54,7 +58,10 @@ export interface RedisStoreOptions extends HistoryLimits {
 // batches (the amortised effect of `MAXLEN ~`), not by XADD's MAXLEN: XDEL
 // records the stream's `max-deleted-entry-id`, MAXLEN trimming does not, and
 // that id is what tells a reader exactly whether events after its
-// Last-Event-ID were dropped.
+// Last-Event-ID were dropped. The highest seq trimmed from a stream is also
+// kept in its trim mark (a plain key), which the read loops of every node
+// read with their XREAD (one MGET): a node that fell behind by more than the
+// history learns which events it can no longer deliver.
 const APPEND_LUA = `
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
 local epoch = redis.call('GET', KEYS[1])
@@ -77,9 +84,11 @@ end
 local maxLength = tonumber(ARGV[2])
 local maxAge = tonumber(ARGV[3])
 local slack = math.max(1, math.min(100, math.floor(maxLength / 10)))
-for k = 3, #KEYS do
+local streams = (#KEYS - 2) / 2
+for k = 3, 2 + streams do
   local key = KEYS[k]
   local trimmed = false
+  local lastDeleted = nil
   local excess = redis.call('XLEN', key) - maxLength
   while excess >= slack do
     local old = redis.call('XRANGE', key, '-', '+', 'COUNT', math.min(excess, 1000))
@@ -88,6 +97,7 @@ for k = 3, #KEYS do
     if #ids == 0 then break end
     redis.call('XDEL', key, unpack(ids))
     trimmed = true
+    lastDeleted = ids[#ids]
     excess = excess - #ids
   end
   if maxAge > 0 and not trimmed then
@@ -99,9 +109,15 @@ for k = 3, #KEYS do
         if tonumber(entry[2][2]) >= cutoff then break end
         ids[i] = entry[1]
       end
-      if #ids > 0 then redis.call('XDEL', key, unpack(ids)) end
+      if #ids > 0 then
+        redis.call('XDEL', key, unpack(ids))
+        lastDeleted = ids[#ids]
+      end
       if #ids < 64 then break end
     end
+  end
+  if lastDeleted then
+    redis.call('SET', KEYS[k + streams], string.sub(lastDeleted, 1, string.find(lastDeleted, '-') - 1))
   end
 end
 return {epoch, first, nowText}
@@ -216,6 +232,8 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
   const seqKey = prefix + 'seq'
   const topicPrefix = prefix + 'topic:'
   const keyOf = (topic: string) => topicPrefix + topic
+  /** The highest seq trimmed from a topic's stream (see APPEND_LUA). */
+  const markOf = (topic: string) => prefix + 'trimmed:' + topic
 
   // While Redis is unreachable, commands fail at once (STORE_ERROR, a 503 over
   // HTTP) instead of queueing for seconds; reconnection goes on in the
@@ -243,7 +261,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       { cause },
     )
   }
-  // No fixed key count: the caller passes it (2 + the batch's distinct streams).
+  // No fixed key count: the caller passes it (2 + the batch's distinct streams and their trim marks).
   cmd.defineCommand('sluiceAppend', { lua: APPEND_LUA })
 
   let blockingId = Number(await blocking.call('CLIENT', 'ID'))
@@ -286,18 +304,42 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
   interface Planned {
     w: Watched
     topic: string
+    /** The entry's stream id; '' for a gap. */
     id: string
+    /** The entry's seq; a gap sorts right after `gap.afterSeq`. */
     seq: number
     fields: string[]
+    /** Events trimmed before this node read them: (afterSeq, throughSeq]. */
+    gap?: { afterSeq: number; throughSeq: number }
+  }
+
+  /** A topic this node fell behind on by more than its history: see WatchListener.onGap. */
+  interface Gap {
+    topic: string
+    w: Watched
+    afterSeq: number
+    throughSeq: number
   }
 
   /**
-   * The entries of one XREAD reply to deliver, in seq order, and the cursors
-   * moved past them (so the next XREAD can go out before they are delivered).
+   * The entries of one XREAD reply and the gaps found with it, to deliver in
+   * seq order, and the cursors moved past them (so the next XREAD can go out
+   * before they are delivered). A gap moves its topic's cursor past the
+   * trimmed seqs: none of them exists any more.
    */
-  function plan(reply: [string, [string, string[]][]][]): Planned[] {
+  function plan(reply: [string, [string, string[]][]][], gaps: Gap[]): Planned[] {
     let limit = Number.POSITIVE_INFINITY
     const all: Planned[] = []
+    for (const g of gaps) {
+      all.push({
+        w: g.w,
+        topic: g.topic,
+        id: '',
+        seq: g.afterSeq + 0.5,
+        fields: [],
+        gap: { afterSeq: g.afterSeq, throughSeq: g.throughSeq },
+      })
+    }
     for (const [key, entries] of reply) {
       const topic = key.slice(topicPrefix.length)
       const w = watched.get(topic)
@@ -307,10 +349,13 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       if (entries.length >= batch) limit = Math.min(limit, seqOf(entries[entries.length - 1][0]))
       for (const [id, fields] of entries) all.push({ w, topic, id, seq: seqOf(id), fields })
     }
-    if (reply.length > 1) all.sort((a, b) => a.seq - b.seq)
+    if (reply.length > 1 || gaps.length > 0) all.sort((a, b) => a.seq - b.seq)
     let n = 0
     while (n < all.length && all[n].seq <= limit) {
-      all[n].w.cursor = all[n].id
+      const x = all[n]
+      if (x.gap === undefined) x.w.cursor = x.id
+      else if (x.w.cursor !== null && seqOf(x.w.cursor) < x.gap.throughSeq)
+        x.w.cursor = x.gap.throughSeq + '-0'
       n++
     }
     all.length = n
@@ -329,6 +374,16 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     for (const x of entries) {
       if (closed || epoch !== knownEpoch) return
       if (watched.get(x.topic) !== x.w) continue
+      if (x.gap !== undefined) {
+        for (const l of x.w.listeners) {
+          try {
+            l.onGap?.(x.gap)
+          } catch {
+            // one listener's failure does not stop the others
+          }
+        }
+        continue
+      }
       const event = toEvent(epoch, x.topic, x.id, x.fields)
       for (const l of x.w.listeners) {
         try {
@@ -367,10 +422,12 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     /** The batch being delivered; the next XREAD is already out meanwhile. */
     let delivering: Promise<void> = Promise.resolve()
     while (!closed) {
+      const topics: string[] = []
       const keys: string[] = []
       const cursors: string[] = []
       for (const [topic, w] of watched) {
         if (w.cursor === null) continue
+        topics.push(topic)
         keys.push(keyOf(topic))
         cursors.push(w.cursor)
       }
@@ -387,45 +444,43 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
         continue
       }
       let reply: unknown[] | null
+      let marks: (string | null)[]
       let epoch: string | null
       try {
         state = 'reading'
         reads++
-        // One round trip on this connection: a blocking XREAD, then the
-        // epoch (read last, it says whether the entries are of the epoch this
-        // node knows). Served on a write, a blocking XREAD returns just the
-        // stream that woke it (Redis 7.0), while other streams may hold older
-        // entries of the same script call: with several streams it only
-        // waits (COUNT 1), and a plain XREAD right behind it reads them all at
-        // one instant (a script's entries are all there or none), so a batch
-        // is complete up to its highest seq. One stream needs no second read.
-        const single = keys.length === 1
+        // One round trip on this connection: a blocking XREAD that only
+        // waits (COUNT 1: served on a write, it returns just the stream that
+        // woke it on Redis 7.0), then, in one MULTI, a plain XREAD of every
+        // stream, their trim marks and the epoch: one instant, so a batch is
+        // complete up to its highest seq (a script's entries are all there or
+        // none), a trim mark past a cursor means events this node never read
+        // were trimmed, and the epoch says whether the entries are of the
+        // epoch this node knows.
         const waited = blocking.call(
           'XREAD',
           'COUNT',
-          single ? String(batch) : '1',
+          '1',
           'BLOCK',
           String(blockMs),
           'STREAMS',
           ...keys,
           ...cursors,
         ) as Promise<unknown[] | null>
-        const read = single
-          ? waited
-          : (blocking.call(
-              'XREAD',
-              'COUNT',
-              String(batch),
-              'STREAMS',
-              ...keys,
-              ...cursors,
-            ) as Promise<unknown[] | null>)
-        const epochAfter = blocking.get(epochKey)
-        read.catch(() => {})
-        epochAfter.catch(() => {})
+        const snapshot = blocking
+          .multi()
+          .call('XREAD', 'COUNT', String(batch), 'STREAMS', ...keys, ...cursors)
+          .mget(...topics.map(markOf))
+          .get(epochKey)
+          .exec()
+        snapshot.catch(() => {})
         await waited
-        reply = await read
-        epoch = await epochAfter
+        const res = await snapshot
+        if (!res) throw new Error('MULTI aborted')
+        for (const [err] of res) if (err) throw err
+        reply = res[0][1] as unknown[] | null
+        marks = res[1][1] as (string | null)[]
+        epoch = res[2][1] as string | null
         state = 'busy'
       } catch {
         state = 'busy'
@@ -441,8 +496,15 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
         await checkEpoch().catch(() => {})
         continue
       }
-      if (reply) {
-        const entries = plan(streamsOf(reply))
+      const gaps: Gap[] = []
+      for (let i = 0; i < topics.length; i++) {
+        const mark = Number(marks[i] ?? 0)
+        const w = watched.get(topics[i])
+        const after = seqOf(cursors[i])
+        if (w && mark > after) gaps.push({ topic: topics[i], w, afterSeq: after, throughSeq: mark })
+      }
+      if (reply || gaps.length > 0) {
+        const entries = plan(reply ? streamsOf(reply) : [], gaps)
         if (entries.length > 0) {
           await delivering
           delivering = deliver(entries, epoch)
@@ -482,6 +544,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
 
   async function appendBatch(items: PendingAppend[]): Promise<void> {
     const streams: string[] = []
+    const marks: string[] = []
     const index = new Map<string, number>()
     const args: string[] = [candidate, String(maxLength), String(maxAge), String(items.length)]
     for (const { topic, input } of items) {
@@ -490,16 +553,18 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
         k = streams.length + 1
         index.set(topic, k)
         streams.push(keyOf(topic))
+        marks.push(markOf(topic))
       }
       args.push(String(k), input.data, input.event ?? '')
     }
     let reply: [string, number, string]
     try {
       reply = (await (cmd as any).sluiceAppend(
-        2 + streams.length,
+        2 + streams.length * 2,
         epochKey,
         seqKey,
         ...streams,
+        ...marks,
         ...args,
       )) as [string, number, string]
     } catch (cause) {
@@ -622,11 +687,12 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     },
 
     async expire(topic: string, ttlMs: number): Promise<void> {
-      await cmd.pexpire(keyOf(topic), Math.max(1, Math.round(ttlMs)))
+      const ms = Math.max(1, Math.round(ttlMs))
+      await cmd.multi().pexpire(keyOf(topic), ms).pexpire(markOf(topic), ms).exec()
     },
 
     async delete(topic: string): Promise<void> {
-      await cmd.del(keyOf(topic))
+      await cmd.del(keyOf(topic), markOf(topic))
     },
 
     async close(): Promise<void> {

@@ -627,6 +627,11 @@ export class Runs {
         // The store was flushed: this run's log is gone.
         if (!holding) lostNow('The store holding this run was reset; the run is gone.')
       },
+      // Trimmed before this node could deliver them (while holding, the read
+      // below reports what history lacks).
+      onGap: (info) => {
+        if (!holding) missed(info.throughSeq)
+      },
     })
     let read: Awaited<ReturnType<Store['read']>>
     try {
@@ -705,6 +710,20 @@ export class Runs {
       }
     }
     deliver = feed
+
+    /** Events of the run up to `throughSeq` were trimmed before they reached this follower: say so, go on. */
+    const missed = (throughSeq: number): void => {
+      if (ended || closedHere || lastSeq >= throughSeq) return
+      output?.event({
+        id: '',
+        event: 'error',
+        data: JSON.stringify({
+          error: 'RUN_TRUNCATED',
+          message:
+            'Events of this run were trimmed from the store before this node could send them (the store keeps a bounded history per run): some are missing; continuing with the next one kept.',
+        }),
+      })
+    }
 
     const lostNow = (message: string): void => {
       if (ended || closedHere) return

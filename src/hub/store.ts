@@ -62,6 +62,14 @@ export interface WatchListener {
    * new epoch follow; whatever the old epoch held is gone.
    */
   onReset?(info: { epoch: string; previousEpoch: string }): void
+  /**
+   * Events of this topic with seq in (`afterSeq`, `throughSeq`] were trimmed
+   * from history before this node could hand them over live (it fell behind
+   * by more than the history keeps): they will never arrive. Called in seq
+   * order among the events. A store that never drops undelivered events
+   * (the memory store) never calls it.
+   */
+  onGap?(info: { afterSeq: number; throughSeq: number }): void
 }
 
 export interface Store {

@@ -82,6 +82,7 @@ export function lossNotice(
 type Held =
   | { kind: 'event'; e: StoredEvent; bytes: Uint8Array }
   | { kind: 'reset'; epoch: string; previousEpoch: string }
+  | { kind: 'gap'; throughSeq: number }
 
 export abstract class Subscription {
   epoch = ''
@@ -137,6 +138,17 @@ export abstract class Subscription {
     for (let i = 0; i < events.length; i++) this.live(events[i], each[i])
   }
 
+  /**
+   * From a topic feed: events in (`afterSeq`, `throughSeq`] were trimmed
+   * before this node could deliver them. A `truncated` notice, unless this
+   * subscriber is already past them.
+   */
+  gap(_afterSeq: number, throughSeq: number): void {
+    if (this.closed) return
+    if (this.holding) (this.held ??= []).push({ kind: 'gap', throughSeq })
+    else this.onGap(throughSeq)
+  }
+
   /** From a topic feed: the store was reset under us. */
   reset(epoch: string, previousEpoch: string): void {
     if (this.closed) return
@@ -182,6 +194,7 @@ export abstract class Subscription {
       for (const h of held) {
         if (this.closed) break
         if (h.kind === 'event') this.emit(h.e, h.bytes, false)
+        else if (h.kind === 'gap') this.onGap(h.throughSeq)
         else this.onReset(h.epoch)
       }
     return replayed
@@ -198,6 +211,12 @@ export abstract class Subscription {
     if (e.seq <= this.lastSeq) return // already sent from history: the seam
     this.lastSeq = e.seq
     this.output!.event(e, bytes, replayed)
+  }
+
+  private onGap(throughSeq: number): void {
+    if (this.lastSeq >= throughSeq) return // already past the trimmed events (from history)
+    const n = lossNotice('truncated', formatId(this.epoch, this.lastSeq), this.epoch)
+    this.output!.notice(n.event, n.bytes)
   }
 
   private onReset(epoch: string): void {
