@@ -6,10 +6,10 @@
 import { connect } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createHub, memoryStore, type Store, type WatchListener } from '../../src/hub/index.js'
+import { createHub, memoryStore } from '../../src/hub/index.js'
 import { openSse } from '../helpers/sse.js'
 import { waitUntil } from '../helpers/wait.js'
-import { type ServedHub, serveHub } from './support.js'
+import { listenedStore, type ServedHub, serveHub } from './support.js'
 
 let served: ServedHub
 
@@ -140,21 +140,8 @@ it('subscribers of any set of topics get their events in publish order, once, ho
 })
 
 it('events gathered in the tick of a store reset go out before its notice, and once', async () => {
-  // A store of one's own (the Store interface is the extension point): the
-  // memory store, plus a way to report a reset the way a flushed Redis does.
-  const inner = memoryStore({ epoch: 'old' })
-  const listeners = new Set<WatchListener>()
-  const store: Store = {
-    ...inner,
-    async watch(topic, listener) {
-      const unwatch = await inner.watch(topic, listener)
-      listeners.add(listener)
-      return () => {
-        listeners.delete(listener)
-        unwatch()
-      }
-    },
-  }
+  // A reset reported the way a flushed Redis does (see listenedStore).
+  const { store, listeners } = listenedStore({ epoch: 'old' })
   const own = await serveHub(createHub({ store }))
   try {
     const sub = await openSse(`${own.url}/events?topic=t`)

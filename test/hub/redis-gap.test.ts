@@ -6,14 +6,14 @@
  * history is trimmed behind it.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createHub, memoryStore } from '../../src/hub/index.js'
+import { createHub } from '../../src/hub/index.js'
 import { redisStore } from '../../src/hub/redis-store.js'
-import type { Store, StoredEvent, WatchListener } from '../../src/hub/store.js'
+import type { Store, StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { openSse, readEvents } from '../helpers/sse.js'
 import { sleep, waitUntil } from '../helpers/wait.js'
-import { serveHub } from './support.js'
+import { listenedStore, serveHub } from './support.js'
 
 type Seen =
   | { kind: 'event'; e: StoredEvent }
@@ -125,22 +125,9 @@ describeExternal(['redis-server'], 'Redis store: a node behind its history repor
 })
 
 it('a run follower is told RUN_TRUNCATED when its store reports a gap, and the run goes on to its end', async () => {
-  // A store of one's own (the Store interface is the extension point): the
-  // memory store, plus a way to report a gap as the Redis store does when a
-  // node falls behind its history.
-  const inner = memoryStore()
-  const listeners = new Set<WatchListener>()
-  const store: Store = {
-    ...inner,
-    async watch(topic, listener) {
-      const unwatch = await inner.watch(topic, listener)
-      listeners.add(listener)
-      return () => {
-        listeners.delete(listener)
-        unwatch()
-      }
-    },
-  }
+  // A gap reported as the Redis store does when a node falls behind its
+  // history (see listenedStore).
+  const { store, listeners } = listenedStore()
   const hub = createHub({ store })
   try {
     let release!: () => void

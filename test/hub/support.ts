@@ -5,7 +5,13 @@
 import { createServer, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { expect } from 'vitest'
-import type { Hub } from '../../src/hub/index.js'
+import {
+  type Hub,
+  memoryStore,
+  type MemoryStoreOptions,
+  type Store,
+  type WatchListener,
+} from '../../src/hub/index.js'
 import { listenLoopback } from '../helpers/http.js'
 import { openSse } from '../helpers/sse.js'
 import { waitUntil } from '../helpers/wait.js'
@@ -97,4 +103,29 @@ export async function expectPacedBurst(
   await stalled.closed
   expect(hub.metrics.slowConsumerDisconnects).toBe(1)
   for (const r of readers) r.close()
+}
+
+/**
+ * A store of one's own (the `Store` interface is the extension point): the
+ * memory store, with its watch listeners in reach, so a test can report what
+ * a store over the network reports (a reset, a gap) at a moment it chooses.
+ */
+export function listenedStore(options: MemoryStoreOptions = {}): {
+  store: Store
+  listeners: Set<WatchListener>
+} {
+  const inner = memoryStore(options)
+  const listeners = new Set<WatchListener>()
+  const store: Store = {
+    ...inner,
+    async watch(topic, listener) {
+      const unwatch = await inner.watch(topic, listener)
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+        unwatch()
+      }
+    },
+  }
+  return { store, listeners }
 }
