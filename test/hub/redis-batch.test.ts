@@ -4,30 +4,15 @@
  * their XADDs, whatever the number of subscribers, while ids, order (one
  * hub-wide sequence) and trimming stay exactly as one call per append gave.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { redisStore } from '../../src/hub/redis-store.js'
-import type { Store, StoredEvent } from '../../src/hub/store.js'
+import { expect, it } from 'vitest'
+import type { StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
-import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { commandStats, resetStats } from '../helpers/redis-server.js'
 import { waitUntil } from '../helpers/wait.js'
+import { redisStores } from './support.js'
 
 describeExternal(['redis-server'], 'Redis store: appends of one tick in one script call', () => {
-  let redis: RedisServer
-  const stores: Store[] = []
-  let n = 0
-  const open = async (maxLength = 1000) => {
-    const s = await redisStore({ url: redis.url, prefix: `batch${++n}:`, maxLength })
-    stores.push(s)
-    return s
-  }
-  beforeAll(async () => {
-    redis = await startRedis()
-  })
-  afterAll(async () => {
-    for (const s of stores) await s.close()
-    await redis?.stop()
-  })
+  const { open, redis } = redisStores('batch')
 
   it('300 appends over 3 topics in one tick: one script call, consecutive ids in call order, live in seq order', async () => {
     const store = await open()
@@ -35,7 +20,7 @@ describeExternal(['redis-server'], 'Redis store: appends of one tick in one scri
     for (const t of ['a', 'b', 'c']) await store.watch(t, { onEvent: (e) => live.push(e) })
     await store.append('a', { data: 'warm' }) // loads the script (EVALSHA, or EVAL once)
     await waitUntil(() => live.length === 1, 5000, 'the warm-up event live')
-    await resetStats(redis.port)
+    await resetStats(redis().port)
 
     const topics = Array.from({ length: 300 }, (_, i) => ['a', 'b', 'c'][(i * 7) % 3])
     const events = await Promise.all(
@@ -43,7 +28,7 @@ describeExternal(['redis-server'], 'Redis store: appends of one tick in one scri
         store.append(topic, i % 5 === 0 ? { data: `d${i}`, event: 'tick' } : { data: `d${i}` }),
       ),
     )
-    const stats = await commandStats(redis.port)
+    const stats = await commandStats(redis().port)
     expect((stats.evalsha ?? 0) + (stats.eval ?? 0)).toBe(1)
     expect(stats.xadd).toBe(300)
 
@@ -84,10 +69,10 @@ describeExternal(['redis-server'], 'Redis store: appends of one tick in one scri
   it('publishes awaited one by one still get one call each and stay in order', async () => {
     const store = await open()
     await store.append('s', { data: 'warm' })
-    await resetStats(redis.port)
+    await resetStats(redis().port)
     const seqs: number[] = []
     for (let i = 0; i < 20; i++) seqs.push((await store.append('s', { data: `x${i}` })).seq)
-    const stats = await commandStats(redis.port)
+    const stats = await commandStats(redis().port)
     expect((stats.evalsha ?? 0) + (stats.eval ?? 0)).toBe(20)
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i))
   })

@@ -5,36 +5,20 @@
  * missing unnoticed. A node that keeps up must never report a loss, even while
  * history is trimmed behind it.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { createHub } from '../../src/hub/index.js'
-import { redisStore } from '../../src/hub/redis-store.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
-import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { openSse, readEvents } from '../helpers/sse.js'
 import { sleep, waitUntil } from '../helpers/wait.js'
-import { listenedStore, serveHub } from './support.js'
+import { listenedStore, redisStores, serveHub } from './support.js'
 
 type Seen =
   | { kind: 'event'; e: StoredEvent }
   | { kind: 'gap'; afterSeq: number; throughSeq: number }
 
 describeExternal(['redis-server'], 'Redis store: a node behind its history reports the gap', () => {
-  let redis: RedisServer
-  const stores: Store[] = []
-  let n = 0
-  const open = async (maxLength: number) => {
-    const s = await redisStore({ url: redis.url, prefix: `gap${++n}:`, maxLength })
-    stores.push(s)
-    return s
-  }
-  beforeAll(async () => {
-    redis = await startRedis()
-  })
-  afterAll(async () => {
-    for (const s of stores) await s.close()
-    await redis?.stop()
-  })
+  const { open } = redisStores('gap')
 
   const watchAll = async (store: Store, topic: string) => {
     const seen: Seen[] = []

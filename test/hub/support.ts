@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
-import { expect } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import {
   type Hub,
   memoryStore,
@@ -12,7 +12,9 @@ import {
   type Store,
   type WatchListener,
 } from '../../src/hub/index.js'
+import { redisStore } from '../../src/hub/redis-store.js'
 import { listenLoopback } from '../helpers/http.js'
+import { type RedisServer, startRedis } from '../helpers/redis.js'
 import { openSse } from '../helpers/sse.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -128,4 +130,33 @@ export function listenedStore(options: MemoryStoreOptions = {}): {
     },
   }
   return { store, listeners }
+}
+
+/**
+ * One real redis-server for a describe block (started before, stopped after)
+ * and `open(maxLength)`: a Redis store on it with a key prefix of its own, so
+ * the tests of the block share the server and never each other's keys.
+ */
+export function redisStores(name: string): {
+  open: (maxLength?: number) => Promise<Store>
+  redis: () => RedisServer
+} {
+  let redis: RedisServer | undefined
+  const stores: Store[] = []
+  let n = 0
+  beforeAll(async () => {
+    redis = await startRedis()
+  })
+  afterAll(async () => {
+    for (const s of stores) await s.close()
+    await redis?.stop()
+  })
+  return {
+    async open(maxLength = 1000) {
+      const s = await redisStore({ url: redis!.url, prefix: `${name}${++n}:`, maxLength })
+      stores.push(s)
+      return s
+    },
+    redis: () => redis!,
+  }
 }
