@@ -1,59 +1,120 @@
 /**
- * Real parts, never mocks: tests start real binaries (redis-server, nginx,
- * chromium, python3, javac) on free loopback ports. A missing binary fails the
- * test with the command that installs it, unless SLUICE_SKIP_EXTERNAL=1 (CI
- * never sets it).
+ * Real parts, never mocks: tests start real programs (redis-server, nginx,
+ * chromium, python3 with requests, javac) on free loopback ports.
+ *
+ * A suite that needs one is declared with `describeExternal`. When a program
+ * is missing, the suite is skipped and recorded, and `npm test` ends with one
+ * summary line naming the skipped suites and the command that installs what
+ * they need (test/global-setup.ts). With SLUICE_STRICT=1 (what `.ci/run`
+ * sets) a missing program fails its suite instead: CI never skips.
+ * SLUICE_SKIP_EXTERNAL=1 skips every such suite, installed or not.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { appendFileSync, existsSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
+import { delimiter, join, relative } from 'node:path'
 import { describe } from 'vitest'
+import NEEDS from './needs.json' with { type: 'json' }
 
 export const SKIP_EXTERNAL = process.env.SLUICE_SKIP_EXTERNAL === '1'
+export const STRICT = process.env.SLUICE_STRICT === '1'
 
-const INSTALL: Record<string, string> = {
-  'redis-server': 'apt-get install -y redis-server',
-  nginx: 'apt-get install -y nginx',
-  chromium: 'apt-get install -y chromium',
-  python3: 'apt-get install -y python3 python3-requests',
-  java: 'apt-get install -y openjdk-17-jdk-headless',
-  javac: 'apt-get install -y openjdk-17-jdk-headless',
-  curl: 'apt-get install -y curl',
-  // util-linux's `script` ships in Debian's bsdutils package, not in a package named `script`.
-  script: 'apt-get install -y bsdutils',
-}
+/**
+ * What a suite can need, each with the Debian package that brings it: a
+ * program, or `python3-requests` (a python3 that can `import requests`).
+ * One list for the tests, `npm run test:setup` and `.ci/run`.
+ */
+export const DEBIAN_PACKAGE = NEEDS
+export type Need = keyof typeof NEEDS
 
-/** Absolute path of a binary on PATH (or in /usr/sbin, /usr/bin), or null. */
+/**
+ * Absolute path of a program on PATH, or null. A PATH entry `…/bin` is also
+ * looked at as `…/sbin` (nginx lives in /usr/sbin, which a user's PATH often
+ * lacks); nothing outside PATH is searched, so hiding a program from PATH
+ * hides it from the tests.
+ */
 export function findBinary(name: string): string | null {
-  for (const dir of ['/usr/bin', '/usr/sbin', '/usr/local/bin']) {
-    if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean)
+  const withSbin = dirs.flatMap((d) => (d.endsWith('/bin') ? [d, `${d.slice(0, -4)}/sbin`] : [d]))
+  for (const dir of withSbin) {
+    const path = join(dir, name)
+    if (existsSync(path)) return path
   }
+  return null
+}
+
+const found = new Map<Need, boolean>()
+
+/** Whether a need is met on this machine (probed once per worker). */
+export function has(need: Need): boolean {
+  let ok = found.get(need)
+  if (ok === undefined) {
+    ok = probe(need)
+    found.set(need, ok)
+  }
+  return ok
+}
+
+function probe(need: Need): boolean {
+  if (need !== 'python3-requests') return findBinary(need) !== null
+  const python = findBinary('python3')
+  if (!python) return false
   try {
-    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || null
+    execFileSync(python, ['-c', 'import requests'], { stdio: 'ignore', timeout: 10_000 })
+    return true
   } catch {
-    return null
+    return false
   }
 }
 
-/** The binary's path; throws with the install command when it is missing. */
-export function requireBinary(name: string): string {
+function installHint(needs: Need[]): string {
+  const pkgs = [...new Set(needs.map((n) => DEBIAN_PACKAGE[n]))].join(' ')
+  return `apt-get install -y ${pkgs} (or npm run test:setup)`
+}
+
+/** The program's path; throws with the install command when it is missing. */
+export function requireBinary(name: Need): string {
   const path = findBinary(name)
   if (path) return path
   throw new Error(
-    `${name} is not installed; this test needs the real one. Install it with: ${INSTALL[name] ?? `apt-get install -y ${name}`}` +
-      ' (or set SLUICE_SKIP_EXTERNAL=1 to skip tests that need external binaries).',
+    `${name} is not installed; this test needs the real one. Install it with: ${installHint([name])}`,
   )
 }
 
+/** Where skipped suites are recorded for the summary line (set by test/global-setup.ts). */
+function recordSkip(name: string, missing: Need[]): void {
+  const log = process.env.SLUICE_SKIP_LOG
+  if (!log) return
+  // The calling test file, from the stack (describe runs while the file is collected).
+  const frame = new Error().stack?.match(/(?:file:\/\/)?(\/[^\s():]+\.test\.ts)/)
+  const file = frame ? relative(process.cwd(), frame[1] as string) : ''
+  const line = JSON.stringify({ suite: name, file, missing })
+  appendFileSync(log, `${line}\n`)
+}
+
 /**
- * `describe` for a suite that needs external binaries: skipped only when
- * SLUICE_SKIP_EXTERNAL=1; otherwise a missing binary fails the suite loudly.
+ * `describe` for a suite that needs external programs. All there: it runs.
+ * Some missing: skipped and recorded for the summary line, or, under
+ * SLUICE_STRICT=1, a failing suite that names the install command.
  */
-export function describeExternal(binaries: string[], name: string, fn: () => void): void {
-  describe.skipIf(SKIP_EXTERNAL)(name, () => {
-    for (const b of binaries) requireBinary(b)
-    fn()
-  })
+export function describeExternal(needs: Need[], name: string, fn: () => void): void {
+  if (SKIP_EXTERNAL) {
+    describe.skip(name, fn)
+    return
+  }
+  const missing = needs.filter((n) => !has(n))
+  if (missing.length === 0) {
+    describe(name, fn)
+  } else if (STRICT) {
+    describe(name, () => {
+      throw new Error(
+        `SLUICE_STRICT=1 and ${missing.join(', ')} missing; install with: ${installHint(missing)}`,
+      )
+    })
+  } else {
+    recordSkip(name, missing)
+    describe.skip(name, fn)
+  }
 }
 
 /** A free TCP port on 127.0.0.1. */
