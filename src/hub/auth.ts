@@ -1,6 +1,7 @@
 /**
  * JWT authorization for the hub (jose): who may publish to and subscribe to
- * which topics.
+ * which topics. jose is an optional peer dependency, loaded when a key is
+ * configured, so client-only and open-hub users never install it.
  *
  * The claim (Mercure-like; the claim name is configurable):
  *
@@ -11,7 +12,7 @@
  * `Authorization: Bearer`, a cookie (`sluice_token`), or `?access_token=`
  * (for the browser's native EventSource, which cannot set headers).
  */
-import { importSPKI, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose'
+import type { JWTPayload } from 'jose'
 import { SluiceError } from '../protocol/errors.js'
 
 export interface HubAuthOptions {
@@ -91,6 +92,23 @@ export function findToken(from: TokenSource, cookieName: string): string | null 
   return from.accessToken || null
 }
 
+type Jose = typeof import('jose')
+let jose: Promise<Jose> | undefined
+
+/** jose, loaded on first use; a clear MISSING_DEPENDENCY when it is not installed. */
+function loadJose(): Promise<Jose> {
+  jose ??= import('jose').catch((err) => {
+    jose = undefined
+    throw new SluiceError(
+      'MISSING_DEPENDENCY',
+      "The hub's JWT auth needs the 'jose' package, an optional peer dependency of sluice. Install it: npm install jose",
+      {},
+      { cause: err },
+    )
+  })
+  return jose
+}
+
 async function resolveKey(
   options: HubAuthOptions,
 ): Promise<{ key: Uint8Array | CryptoKey; algorithms: string[] } | null> {
@@ -114,7 +132,7 @@ async function resolveKey(
     let lastError: unknown
     for (const alg of algs) {
       try {
-        return { key: await importSPKI(options.publicKey, alg), algorithms: [alg] }
+        return { key: await (await loadJose()).importSPKI(options.publicKey, alg), algorithms: [alg] }
       } catch (err) {
         lastError = err
       }
@@ -143,6 +161,7 @@ export async function createAuthorizer(options?: HubAuthOptions): Promise<Author
   const claimName = o.claim ?? 'sluice'
   const privateTopics = o.privateTopics ?? ['private/*']
   const anonymous = o.anonymous === true
+  const { jwtVerify, errors: joseErrors } = await loadJose()
 
   async function verify(token: string): Promise<JWTPayload> {
     try {
