@@ -11,6 +11,7 @@ import {
   initialStreamState,
   StreamController,
 } from '../integrations/controller.js'
+import { humanError } from './errors.js'
 import './style.css'
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T
@@ -93,11 +94,11 @@ function renderChat(s: ChatState): void {
       ? `Connection lost — resuming the answer after event ${s.lastEventId}…`
       : 'Connecting…'
   } else if (s.status === 'error') {
-    const e = s.error as { message?: string } | undefined
-    chatNote.textContent = `The answer failed: ${e?.message ?? String(s.error)}`
+    chatNote.textContent = `The answer failed. ${humanError(s.error)}`
   } else if (s.status === 'stopped') {
     chatNote.textContent = 'Stopped.'
   } else chatNote.textContent = ''
+  if (s.status === 'done' || s.status === 'stopped' || s.status === 'error') keepLast(s)
   rows.chat.state = s.status
   rows.chat.id = s.lastEventId
   rows.chat.retries = s.retries
@@ -105,12 +106,39 @@ function renderChat(s: ChatState): void {
   renderRow('chat')
 }
 
+// The last finished answer and its question, kept for this tab across reloads.
+const LAST_KEY = 'sluice-demo-last'
+type Last = Pick<ChatState, 'message' | 'text' | 'status' | 'lastEventId'>
+
+function keepLast(s: ChatState): void {
+  const last: Last = {
+    message: s.message,
+    text: s.text,
+    status: s.status,
+    lastEventId: s.lastEventId,
+  }
+  try {
+    sessionStorage.setItem(LAST_KEY, JSON.stringify(last))
+  } catch {
+    // storage full or disabled: the answer is just not kept
+  }
+}
+
+function lastAnswer(): Last | undefined {
+  try {
+    const raw = sessionStorage.getItem(LAST_KEY)
+    return raw ? (JSON.parse(raw) as Last) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const chat = new ChatController({ url: chatUrl, persist: 'sluice-demo-chat' }, renderChat)
+const messageInput = $<HTMLInputElement>('message')
 
 $<HTMLFormElement>('chat-form').addEventListener('submit', (e) => {
   e.preventDefault()
-  const input = $<HTMLInputElement>('message')
-  const message = input.value.trim()
+  const message = messageInput.value.trim()
   if (!message) return
   answer.textContent = ''
   shown = ''
@@ -118,8 +146,17 @@ $<HTMLFormElement>('chat-form').addEventListener('submit', (e) => {
 })
 stopButton.addEventListener('click', () => void chat.stop())
 
-// A reload in the middle of an answer continues it where it was.
-if (!chat.resume()) renderChat(chat.state)
+// A reload in the middle of an answer continues it where it was, under its
+// own question; after one, the last answer stays on the page.
+if (chat.resume()) {
+  messageInput.value = chat.state.message
+} else {
+  const last = lastAnswer()
+  if (last?.message) {
+    messageInput.value = last.message
+    renderChat({ ...chat.state, ...last })
+  } else renderChat(chat.state)
+}
 
 // ---- live feed --------------------------------------------------------------
 
@@ -160,10 +197,9 @@ function renderTopics(): void {
 function onFeed(s: EventStreamState): void {
   const label = s.status === 'reconnecting' ? 'reconnecting…' : s.status
   badge(feedStatus, s.status, label)
-  const e = s.error as { message?: string } | undefined
   $('feed-note').textContent =
     s.status === 'error' || s.status === 'reconnecting'
-      ? `${s.status === 'error' ? 'Feed stopped' : 'Reconnecting'}: ${e?.message ?? String(s.error)}`
+      ? `${s.status === 'error' ? 'Feed stopped' : 'Reconnecting'}. ${humanError(s.error)}`
       : ''
   rows.feed.state = s.status
   rows.feed.id = s.lastEventId
@@ -238,12 +274,13 @@ $<HTMLFormElement>('pub-form').addEventListener('submit', async (e) => {
       body: JSON.stringify({ topic, data }),
     })
     if (!res.ok) {
+      // The hub's JSON error says what was wrong (a bad topic, a missing token): show it.
       const body = (await res.json().catch(() => ({}))) as { message?: string }
-      throw new Error(body.message ?? `HTTP ${res.status}`)
+      throw Object.assign(new Error(body.message ?? ''), { status: res.status })
     }
     input.value = ''
   } catch (err) {
-    showEvent({ id: '', event: 'error', data: `Publish failed: ${(err as Error).message}` })
+    showEvent({ id: '', event: 'error', data: `Publish failed. ${publishError(err)}` })
   } finally {
     button.disabled = false
   }
@@ -251,3 +288,11 @@ $<HTMLFormElement>('pub-form').addEventListener('submit', async (e) => {
 
 renderTopics()
 subscribe()
+
+function publishError(err: unknown): string {
+  const e = err as { message?: string; status?: number }
+  if (e.status !== undefined) {
+    return e.message || humanError({ code: 'BAD_STATUS', details: { status: e.status } })
+  }
+  return humanError(err)
+}

@@ -136,7 +136,7 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
     await expect(page.locator('#stop').isDisabled()).resolves.toBe(true)
     await page.close()
   })
-  it('resumes an answer after a reload mid-answer, to the same final text', async () => {
+  it('resumes an answer after a reload mid-answer, to the same final text, and keeps it after', async () => {
     const page = await browser.context.newPage()
     // Record every state the chat badge shows, from the first paint of every load.
     await page.addInitScript(() => {
@@ -157,6 +157,8 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
     )
     const before = (await page.locator('#answer').textContent()) ?? ''
     await page.reload()
+    // The resumed answer sits under its own question, not the page's default one.
+    expect(await page.locator('#message').inputValue()).toBe('Reload me')
     await until(async () => (await answerStatus(page)) === 'done', 15_000, 'the resumed answer')
     const full = tokenize({ message: 'Reload me', mode: 'words', tokens: 60 }).join('')
     expect(await page.locator('#answer').textContent()).toBe(full)
@@ -166,10 +168,17 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
     const badges: string[] = await page.evaluate(() => (window as any).badges)
     expect(badges.indexOf('reconnecting…')).toBeGreaterThanOrEqual(0)
     expect(badges.indexOf('reconnecting…')).toBeLessThan(badges.lastIndexOf('done'))
-    // The answer is finished, so a further reload has nothing to resume.
+    // The answer is finished: a further reload resumes nothing (no request to
+    // /chat) and keeps the finished answer and its question on the page.
+    const chatRequests: string[] = []
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/chat')) chatRequests.push(r.url())
+    })
     await page.reload()
-    expect(await answerStatus(page)).toBe('idle')
-    expect(await page.locator('#answer').textContent()).toBe('')
+    expect(await answerStatus(page)).toBe('done')
+    expect(await page.locator('#answer').textContent()).toBe(full)
+    expect(await page.locator('#message').inputValue()).toBe('Reload me')
+    expect(chatRequests).toEqual([])
     await page.close()
   })
 
