@@ -326,6 +326,9 @@ export async function runEventStream(
         onretry?.({ delay, attempt: policy.attempt, error: err, url: resumeUrl ?? originalUrl })
         await pause(delay)
       } finally {
+        // Every way out of an attempt (a 204's return included) disarms the
+        // watchdog, or its timer would keep the process alive for heartbeatTimeout.
+        if (timer !== undefined) clearTimeout(timer)
         current = undefined
       }
     }
