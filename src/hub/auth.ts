@@ -132,7 +132,10 @@ async function resolveKey(
     let lastError: unknown
     for (const alg of algs) {
       try {
-        return { key: await (await loadJose()).importSPKI(options.publicKey, alg), algorithms: [alg] }
+        return {
+          key: await (await loadJose()).importSPKI(options.publicKey, alg),
+          algorithms: [alg],
+        }
       } catch (err) {
         lastError = err
       }
