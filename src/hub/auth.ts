@@ -109,57 +109,78 @@ function loadJose(): Promise<Jose> {
   return jose
 }
 
-async function resolveKey(
-  options: HubAuthOptions,
-): Promise<{ key: Uint8Array | CryptoKey; algorithms: string[] } | null> {
-  if (options.secret !== undefined && options.publicKey !== undefined) {
+/**
+ * Refuse an `auth` option that names no usable key (a `secret` read from an
+ * unset variable, an empty one, no `publicKey`): without a key the hub would
+ * run open, the opposite of what `auth` asked for. Synchronous, so
+ * `createHub` throws at once; the PEM itself is checked by createAuthorizer.
+ */
+export function checkAuthOptions(options: HubAuthOptions | undefined): void {
+  if (options === undefined) return
+  const { secret, publicKey } = options
+  if (secret !== undefined && publicKey !== undefined) {
     throw new SluiceError(
       'INVALID_ARGUMENT',
       'Give the hub either `secret` (HS256) or `publicKey` (RS256/ES256), not both.',
+      { option: 'auth' },
     )
   }
+  const secretLength =
+    typeof secret === 'string' ? secret.length : secret instanceof Uint8Array ? secret.length : 0
+  const usable = secretLength > 0 || (publicKey !== undefined && publicKey !== '')
+  if (!usable) {
+    const which =
+      secret !== undefined || publicKey !== undefined
+        ? `\`${secret !== undefined ? 'secret' : 'publicKey'}\` is empty`
+        : 'neither `secret` nor `publicKey` is set (a variable that is not set?)'
+    throw new SluiceError(
+      'INVALID_ARGUMENT',
+      `The hub's \`auth\` option has no usable key: ${which}. Without a key the hub would be open to anyone; ` +
+        'set the key (e.g. JWT_SECRET), or leave `auth` out to run an open hub on purpose.',
+      { option: 'auth' },
+    )
+  }
+}
+
+async function resolveKey(
+  options: HubAuthOptions,
+): Promise<{ key: Uint8Array | CryptoKey; algorithms: string[] }> {
+  checkAuthOptions(options)
   if (options.secret !== undefined) {
     const key =
       typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret
-    if (key.byteLength === 0) throw new SluiceError('INVALID_ARGUMENT', 'The JWT secret is empty.')
     return { key, algorithms: options.algorithms ?? ['HS256'] }
   }
-  if (options.publicKey !== undefined) {
-    if (typeof options.publicKey !== 'string') {
-      return { key: options.publicKey, algorithms: options.algorithms ?? ['RS256', 'ES256'] }
+  // checkAuthOptions: without a secret there is a public key.
+  const publicKey = options.publicKey as string | CryptoKey
+  const algs = options.algorithms ?? ['RS256', 'ES256']
+  if (typeof publicKey !== 'string') return { key: publicKey, algorithms: algs }
+  let lastError: unknown
+  for (const alg of algs) {
+    try {
+      return { key: await (await loadJose()).importSPKI(publicKey, alg), algorithms: [alg] }
+    } catch (err) {
+      lastError = err
     }
-    const algs = options.algorithms ?? ['RS256', 'ES256']
-    let lastError: unknown
-    for (const alg of algs) {
-      try {
-        return {
-          key: await (await loadJose()).importSPKI(options.publicKey, alg),
-          algorithms: [alg],
-        }
-      } catch (err) {
-        lastError = err
-      }
-    }
-    throw new SluiceError(
-      'INVALID_ARGUMENT',
-      `The JWT public key is not a PEM SPKI key for ${algs.join(' or ')} (-----BEGIN PUBLIC KEY-----).`,
-      {},
-      { cause: lastError },
-    )
   }
-  return null
+  throw new SluiceError(
+    'INVALID_ARGUMENT',
+    `The JWT public key is not a PEM SPKI key for ${algs.join(' or ')} (-----BEGIN PUBLIC KEY-----).`,
+    {},
+    { cause: lastError },
+  )
 }
 
+/** The hub's checker: open (everyone may do anything) without `options`, JWT rules with them. */
 export async function createAuthorizer(options?: HubAuthOptions): Promise<Authorizer> {
-  const resolved = options ? await resolveKey(options) : null
-  if (!resolved) {
+  if (!options) {
     return {
       enabled: false,
       async check() {},
     }
   }
-  const o = options!
-  const { key, algorithms } = resolved
+  const o = options
+  const { key, algorithms } = await resolveKey(options)
   const cookieName = o.cookieName ?? 'sluice_token'
   const claimName = o.claim ?? 'sluice'
   const privateTopics = o.privateTopics ?? ['private/*']

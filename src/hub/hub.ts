@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { encodeEventBytes } from '../protocol/encoder.js'
 import { SluiceError } from '../protocol/errors.js'
-import { createAuthorizer, type Authorizer, type HubAuthOptions } from './auth.js'
+import { type Authorizer, checkAuthOptions, createAuthorizer, type HubAuthOptions } from './auth.js'
 import type { CorsOptions } from './cors.js'
 import { hubHandler, type HubHandler, type HubHandlerOptions } from './http.js'
 import { formatId, parseId } from './ids.js'
@@ -40,7 +40,11 @@ import {
 export interface HubOptions {
   /** Where events live. Default `memoryStore()` (history 1000 per topic). */
   store?: Store
-  /** JWT rules; without a key the hub is open (anyone may publish and subscribe). */
+  /**
+   * JWT rules. Without this option the hub is open (anyone may publish and
+   * subscribe); with it, a key is required: `createHub` throws `INVALID_ARGUMENT`
+   * for an `auth` whose `secret` is unset or empty and that has no `publicKey`.
+   */
   auth?: HubAuthOptions
   /** Allowed browser origins for cross-origin subscribe and publish. */
   cors?: CorsOptions
@@ -166,6 +170,8 @@ export class Hub {
     this.store = options.store ?? memoryStore()
     this.runs = new Runs(this.store, options.runs)
     this.metrics.sections.set('runs', () => this.runs.metricsText())
+    // An `auth` without a usable key throws here, not as an open hub.
+    checkAuthOptions(options.auth)
     this.authorizer = createAuthorizer(options.auth)
     // Surface a bad key at the first request, not as an unhandled rejection now.
     this.authorizer.catch(() => {})

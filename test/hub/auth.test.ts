@@ -6,6 +6,7 @@
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub, type HubOptions } from '../../src/hub/index.js'
+import { SluiceError } from '../../src/protocol/errors.js'
 import { type ServedHub, serveHub } from './support.js'
 
 const SECRET = 'test-secret-at-least-32-bytes-long!!'
@@ -129,6 +130,35 @@ describe('HS256 without anonymous: every subscription needs a claim', () => {
     expect((await sub(base, 'topic=news')).status).toBe(401)
     const t = await hs256({ sluice: { subscribe: ['news'] } })
     expect((await sub(base, 'topic=news', { authorization: `Bearer ${t}` })).status).toBe(200)
+  })
+})
+
+describe('an auth option without a usable key', () => {
+  // The README's `auth: { secret: process.env.JWT_SECRET, anonymous: true }`
+  // with the variable unset ran an open hub and said nothing.
+  it('createHub refuses it with INVALID_ARGUMENT instead of running an open hub', () => {
+    const unset = process.env.SLUICE_TEST_SURELY_UNSET
+    for (const auth of [
+      { secret: unset, anonymous: true },
+      { secret: '' },
+      { secret: new Uint8Array(0) },
+      { publicKey: '' },
+      {},
+    ]) {
+      let caught: unknown
+      try {
+        createHub({ auth })
+      } catch (err) {
+        caught = err
+      }
+      expect(caught, JSON.stringify(auth)).toBeInstanceOf(SluiceError)
+      expect((caught as SluiceError).code).toBe('INVALID_ARGUMENT')
+      expect((caught as SluiceError).message).toMatch(/open/)
+    }
+  })
+
+  it('no auth option at all is still an open hub', async () => {
+    expect((await createHub().authorizer).enabled).toBe(false)
   })
 })
 
