@@ -4,7 +4,10 @@
  * simulator so every client, proxy and browser test has a real stream to read.
  *
  * Request: a JSON object with `message` (or `name`, or `data`, as the guide's
- * Python, Java and Vue clients send). Query parameters:
+ * Python and Vue clients send), or any other body as the message text itself,
+ * whatever its content type (the guide's Java client posts `Hello WOrld!` raw
+ * with `Content-Type: application/json`, which its Spring server binds as a
+ * String). A body that starts with `{` must be a valid JSON object. Query parameters:
  *
  *   delay=MS        pause before each token (default 30; 0..60000)
  *   mode=chars      echo the message one character per token (the guide's SseEmitter example);
@@ -28,7 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { envelope } from '../protocol/envelope.js'
 import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
-import { readJsonBody } from '../server/http-json.js'
+import { readBody } from '../server/http-json.js'
 import { envelopeRunFormat, type RunProducer, type Runs, sseRunFormat } from '../hub/runs.js'
 
 export type ChatMode = 'chars' | 'words'
@@ -75,6 +78,48 @@ const ANSWERS = [
   'A parser that buffers partial lines never loses or glues events, however the bytes are chunked.',
   'Reverse proxies must not buffer an event stream; X-Accel-Buffering: no tells nginx so.',
 ]
+
+/**
+ * The message of a `/chat` body: a JSON object's `message` (or `name`, or
+ * `data`) string; any body that is not JSON (or is JSON but not an object or
+ * array) is the message text itself. Empty, a malformed `{...}`, an array, or
+ * an object without such a string: a 400.
+ */
+export function messageOf(text: string): string {
+  const trimmed = text.trim()
+  if (trimmed === '') {
+    throw new SluiceError(
+      'MISSING_MESSAGE',
+      'The request body is empty; send the message as text, or a JSON object such as {"message":"Hello"}.',
+      { status: 400 },
+    )
+  }
+  if (trimmed[0] !== '{' && trimmed[0] !== '[') return text
+  let body: unknown
+  try {
+    body = JSON.parse(trimmed)
+  } catch (cause) {
+    throw new SluiceError(
+      'INVALID_JSON',
+      `The request body starts like JSON but is not valid JSON (${(cause as Error).message}); send a JSON object such as {"message":"Hello"}, or the message as plain text.`,
+      { status: 400 },
+      { cause },
+    )
+  }
+  const b = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as Record<
+    string,
+    unknown
+  >
+  const message = [b.message, b.name, b.data].find((v) => typeof v === 'string')
+  if (typeof message !== 'string') {
+    throw new SluiceError(
+      'MISSING_MESSAGE',
+      'The JSON body has no `message` (or `name`, or `data`) string; send e.g. {"message":"Hello"}.',
+      { status: 400 },
+    )
+  }
+  return message
+}
 
 /** The deterministic answer text for a message (same message, same answer). */
 export function answerFor(message: string): string {
@@ -177,25 +222,7 @@ export async function readChatRequest(req: IncomingMessage, url: URL): Promise<C
   const fail = intParam(url, 'fail', 0, 100_000)
   const heartbeat = intParam(url, 'heartbeat', 0, 3_600_000)
   const stopOnDisconnect = stopOnDisconnectParam(url)
-  const body = await readJsonBody(req)
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new SluiceError(
-      'MISSING_MESSAGE',
-      'The body must be a JSON object with a `message` (or `name`, or `data`) string, e.g. {"message":"Hello"}.',
-      { status: 400 },
-    )
-  }
-  const b = body as Record<string, unknown>
-  const message = [b.message, b.name, b.data].find((v) => typeof v === 'string') as
-    | string
-    | undefined
-  if (message === undefined) {
-    throw new SluiceError(
-      'MISSING_MESSAGE',
-      'The JSON body has no `message` (or `name`, or `data`) string; send e.g. {"message":"Hello"}.',
-      { status: 400 },
-    )
-  }
+  const message = messageOf(await readBody(req))
   return {
     message,
     mode: modeRaw,

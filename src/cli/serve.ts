@@ -14,6 +14,7 @@ import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { discardBody, sendJsonError, sendSluiceError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { type ChatStats, chatHandler, chatRunFormat, createChatStats } from './chat.js'
+import { sseEmitterTest } from './sse-emitter-test.js'
 import { appRoutes } from './static.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { corsHeaders, originAllowed, preflightHeaders } from '../hub/cors.js'
@@ -147,6 +148,10 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
       handler: withCors((req, res, ctx) => postChat(req, res, ctx.url)),
     },
     { method: 'OPTIONS', path: '/chat', handler: chatPreflight('POST, OPTIONS') },
+    // the guide's Spring endpoint: each character of ?name= every 100 ms, then the end
+    { method: 'GET', path: '/sseEmitterTest', handler: sseEmitterTest(openStream) },
+    // also POST (its body ignored), so the guide's Java client, which only POSTs, can call it
+    { method: 'POST', path: '/sseEmitterTest', handler: sseEmitterTest(openStream) },
     ...hubRoutes(hub), // hub: GET /events, POST /publish, GET /metrics, OPTIONS (CORS preflight)
     // runs: resume (replay after Last-Event-ID, then live) and stop, on any node
     {

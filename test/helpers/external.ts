@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process'
 import { appendFileSync, existsSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { delimiter, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe } from 'vitest'
 import NEEDS from './needs.json' with { type: 'json' }
 
@@ -55,7 +56,20 @@ export function has(need: Need): boolean {
   return ok
 }
 
+/**
+ * The folder of the Debian jars the guide's Java client builds with
+ * (async-http-client 2.12.3, netty, lombok...): extracted by `npm run
+ * test:setup` into .cache/debian-java, or installed system-wide. Null if neither.
+ */
+export function javaJarDir(): string | null {
+  for (const dir of [join(ROOT, '.cache/debian-java/usr/share/java'), '/usr/share/java']) {
+    if (existsSync(join(dir, 'async-http-client.jar'))) return dir
+  }
+  return null
+}
+
 function probe(need: Need): boolean {
+  if (need === 'async-http-client') return javaJarDir() !== null
   if (need !== 'python3-requests') return findBinary(need) !== null
   const python = findBinary('python3')
   if (!python) return false
@@ -67,8 +81,12 @@ function probe(need: Need): boolean {
   }
 }
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
 function installHint(needs: Need[]): string {
-  const pkgs = [...new Set(needs.map((n) => DEBIAN_PACKAGE[n]))].join(' ')
+  const apt = needs.filter((n) => n !== 'async-http-client')
+  const pkgs = [...new Set(apt.map((n) => DEBIAN_PACKAGE[n]))].join(' ')
+  if (pkgs === '') return 'npm run test:setup'
   return `apt-get install -y ${pkgs} (or npm run test:setup)`
 }
 

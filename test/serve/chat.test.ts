@@ -54,6 +54,19 @@ describe('POST /chat as SSE', () => {
     expect(c).toEqual(a)
   })
 
+  it('takes a body that is not a JSON object as the message text, whatever its content type (the guide’s Java client)', async () => {
+    const tokensOf = async (body: string) =>
+      (await postChat(`${running.url}/chat?delay=0&mode=chars`, body)).events
+        .filter((e) => e.value.event === 'token')
+        .map((e) => e.value.data)
+        .join('')
+    // Sent with Content-Type: application/json, as the guide's HttpStreamClient does.
+    expect(await tokensOf('Hello WOrld!')).toBe('Hello WOrld!')
+    expect(await tokensOf('"quoted"')).toBe('"quoted"')
+    expect(await tokensOf('42')).toBe('42')
+    expect(await tokensOf('{"message":"as JSON"}')).toBe('as JSON')
+  })
+
   it('mode=chars&delay=100 echoes the message one character per 100 ms (the guide’s example)', async () => {
     const { events } = await postChat(`${running.url}/chat?mode=chars&delay=100`, {
       name: 'Hello World!',
@@ -159,7 +172,8 @@ describe('bad requests get a 4xx with a JSON body naming the problem', () => {
 
   it('answers each problem, and keeps serving', async () => {
     await expectError({ body: '{"message": "unterminated' }, 400, 'INVALID_JSON')
-    await expectError({ body: '' }, 400, 'INVALID_JSON')
+    await expectError({ body: '' }, 400, 'MISSING_MESSAGE')
+    await expectError({ body: '  \n' }, 400, 'MISSING_MESSAGE')
     await expectError({ body: '{"text":"hi"}' }, 400, 'MISSING_MESSAGE')
     await expectError({ body: '{"message":42}' }, 400, 'MISSING_MESSAGE')
     await expectError({ body: '["hi"]' }, 400, 'MISSING_MESSAGE')
