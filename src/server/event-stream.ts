@@ -16,96 +16,42 @@
  */
 import { encodeComment, encodeEvent } from '../protocol/encoder.js'
 import { SluiceError } from '../protocol/errors.js'
-import type { EventInit } from '../protocol/types.js'
 import { addHeartbeat, removeHeartbeat, type HeartbeatTarget } from './heartbeat.js'
+import {
+  type CloseReason,
+  type Completion,
+  complete,
+  type Listener,
+  safeCall,
+  StreamClosedError,
+} from './close.js'
+import { defaultFormatError, toEventInit } from './message.js'
+import {
+  type Config,
+  checkMs,
+  configFor,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  type EventStreamOptions,
+  type SendEvent,
+  type Sink,
+} from './options.js'
 
-/** How a stream ended. */
-export type CloseReason = 'complete' | 'error' | 'disconnect' | 'timeout' | 'slow-consumer'
-
-export const CLOSE_REASONS: readonly CloseReason[] = [
-  'complete',
-  'error',
-  'disconnect',
-  'timeout',
-  'slow-consumer',
-]
-
-/** The reason of an aborted `signal`, and the rejection of a send after the end. */
-export class StreamClosedError extends SluiceError {
-  readonly reason: CloseReason
-  constructor(reason: CloseReason, cause?: unknown) {
-    super('STREAM_CLOSED', closedMessage(reason), { reason }, cause === undefined ? {} : { cause })
-    this.reason = reason
-  }
-}
-
-function closedMessage(reason: CloseReason): string {
-  switch (reason) {
-    case 'complete':
-      return 'The event stream was completed; nothing more can be sent on it.'
-    case 'error':
-      return 'The event stream ended with an error (completeWithError); nothing more can be sent on it.'
-    case 'disconnect':
-      return 'The client disconnected; stop producing for this stream.'
-    case 'timeout':
-      return 'The event stream timed out (the `timeout` option); nothing more can be sent on it.'
-    case 'slow-consumer':
-      return 'The client read too slowly: more than `maxBufferedBytes` were waiting, so the stream was cut. Await `send()` to follow the client’s pace.'
-  }
-}
-
-/** What `send()` accepts: an event, or a value sent as its data (strings as is, anything else as JSON). */
-export interface SendEvent {
-  /** A string is sent as is; any other value is JSON-serialised once. */
-  data?: unknown
-  event?: string
-  id?: string
-  retry?: number
-}
-
-export interface EventStreamOptions {
-  /** Total lifetime in ms, as `new SseEmitter(timeout)`; 0 (the default) means never. */
-  timeout?: number
-  /** Heartbeat interval in ms (default 15 000, under the 60 s idle timeout of nginx and most load balancers); 0 disables. */
-  heartbeat?: number
-  /** The bytes of a heartbeat (default `:\n`, a comment). Envelope streams use `data:{"code":102}\n\n`. */
-  heartbeatFrame?: string
-  /** Written first: the client's reconnection delay in ms. */
-  retry?: number
-  /** Bytes allowed to wait for a slow client before the stream is cut with `slow-consumer` (default 1 MiB). */
-  maxBufferedBytes?: number
-  /** Extra response headers (CORS, `Sluice-Resume-Url`...). They cannot override the event-stream ones. */
-  headers?: Record<string, string | number | readonly string[]>
-  /** Response status (default 200). */
-  status?: number
-  /**
-   * What `completeWithError(err)` writes before ending: an event, raw encoded
-   * text, or null for nothing. Default: `event: error` with
-   * `{"error":code,"message":...}`, where the message is the error's own only for
-   * a `SluiceError` or an error marked `expose: true`, so internals do not leak.
-   */
-  formatError?: (error: unknown) => SendEvent | string | null
-  /** Overrides the `Last-Event-ID` read from the request. */
-  lastEventId?: string
-}
-
-export const DEFAULT_HEARTBEAT_MS = 15_000
-export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
-
-/**
- * The transport under a stream. `write` takes bytes and says whether the
- * transport is still below its high-water mark; the sink calls `drained()`,
- * `gone()` on the stream it was attached to.
- */
-export interface Sink {
-  write(chunk: Uint8Array): boolean
-  /** Bytes accepted but not yet handed to the client's socket. */
-  buffered(): number
-  /** End gracefully, after the buffered bytes. */
-  end(): void
-  /** End at once, dropping buffered bytes (`disconnect`: the client is gone already; `slow-consumer`: cut it). */
-  abort(reason: CloseReason, error?: unknown): void
-}
+export {
+  CLOSE_REASONS,
+  type CloseReason,
+  type CompletionTarget,
+  StreamClosedError,
+} from './close.js'
+export { eventStreamHeaders, readLastEventId } from './headers.js'
+export { defaultFormatError } from './message.js'
+export {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  type EventStreamOptions,
+  type SendEvent,
+  type Sink,
+} from './options.js'
 
 /** Counters for all streams of the process (what `/metrics` reports). */
 export const streamStats = {
@@ -130,43 +76,6 @@ export const streamStats = {
 const utf8 = new TextEncoder()
 const RESOLVED: Promise<void> = Promise.resolve()
 const noop = (): void => {}
-const DEFAULT_HEARTBEAT_BYTES = utf8.encode(encodeComment(''))
-
-type Listener<A> = (arg: A) => void
-
-/**
- * @internal An object told when a stream ends: what the hub registers per
- * subscriber instead of a closure (one object per connection does it all).
- */
-export interface CompletionTarget {
-  streamClosed(reason: CloseReason): void
-}
-
-type Completion = Listener<CloseReason> | CompletionTarget
-
-/** Settings shared by every stream opened with the same values (most streams: the defaults). */
-interface Config {
-  readonly heartbeatMs: number
-  readonly heartbeatBytes: Uint8Array
-  readonly maxBuffered: number
-}
-
-/** Configs without a custom heartbeat frame, by heartbeat and cap: one object for all streams alike. */
-const configs = new Map<string, Config>()
-
-function configFor(heartbeatMs: number, frame: string | undefined, maxBuffered: number): Config {
-  if (frame !== undefined) {
-    return { heartbeatMs, heartbeatBytes: utf8.encode(frame), maxBuffered }
-  }
-  const key = `${heartbeatMs}/${maxBuffered}`
-  let config = configs.get(key)
-  if (config === undefined) {
-    config = { heartbeatMs, heartbeatBytes: DEFAULT_HEARTBEAT_BYTES, maxBuffered }
-    // Bounded: a process using thousands of distinct settings gets its own objects past it.
-    if (configs.size < 64) configs.set(key, config)
-  }
-  return config
-}
 
 /**
  * What most streams never need, created on first use: an idle stream carries
@@ -524,135 +433,4 @@ function isEmpty(x: Extras): boolean {
     x.timeoutListeners === undefined &&
     x.errorListeners === undefined
   )
-}
-
-function complete(target: Completion, reason: CloseReason): void {
-  try {
-    if (typeof target === 'function') target(reason)
-    else target.streamClosed(reason)
-  } catch (err) {
-    // A throwing listener must not stop the others or the close itself.
-    console.error('sluice: an event-stream listener threw:', err)
-  }
-}
-
-function safeCall<A>(listener: Listener<A>, arg: A): void {
-  try {
-    listener(arg)
-  } catch (err) {
-    // A throwing listener must not stop the others or the close itself.
-    console.error('sluice: an event-stream listener threw:', err)
-  }
-}
-
-function checkMs(name: string, value: number): void {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new SluiceError(
-      'INVALID_ARGUMENT',
-      `\`${name}\` must be a non-negative number of milliseconds (0 = never).`,
-      {
-        [name]: value,
-      },
-    )
-  }
-}
-
-const EVENT_KEYS = new Set(['data', 'event', 'id', 'retry'])
-
-/** A plain object whose keys are all among data/event/id/retry is an event; anything else is data. */
-function isEventShape(value: object): boolean {
-  const proto = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return false
-  let any = false
-  for (const key in value) {
-    if (!EVENT_KEYS.has(key)) return false
-    any = true
-  }
-  return any
-}
-
-function dataText(data: unknown): string | undefined {
-  if (data === undefined) return undefined
-  if (typeof data === 'string') return data
-  const json = JSON.stringify(data)
-  if (json === undefined) {
-    throw new SluiceError(
-      'INVALID_FIELD',
-      `Cannot send ${typeof data} as data: it has no JSON form.`,
-      {
-        field: 'data',
-      },
-    )
-  }
-  return json
-}
-
-function toEventInit(message: unknown): EventInit {
-  if (typeof message === 'string') return { data: message }
-  if (message === undefined) {
-    throw new SluiceError(
-      'INVALID_ARGUMENT',
-      '`send()` needs something to send: a string, an event `{ data, event?, id?, retry? }`, or a JSON value.',
-    )
-  }
-  if (message !== null && typeof message === 'object' && isEventShape(message)) {
-    const m = message as SendEvent
-    const init: EventInit = {}
-    const data = dataText(m.data)
-    if (data !== undefined) init.data = data
-    if (m.event !== undefined) init.event = m.event
-    if (m.id !== undefined) init.id = m.id
-    if (m.retry !== undefined) init.retry = m.retry
-    return init
-  }
-  return { data: dataText(message) }
-}
-
-/** The default error frame: safe to show a user. */
-export function defaultFormatError(error: unknown): SendEvent {
-  const exposed =
-    error instanceof SluiceError ||
-    (error !== null && typeof error === 'object' && (error as { expose?: unknown }).expose === true)
-  const code =
-    error !== null && typeof error === 'object' && typeof (error as any).code === 'string'
-      ? (error as any).code
-      : 'INTERNAL'
-  const message =
-    exposed && error instanceof Error
-      ? error.message
-      : 'The server failed while streaming this response.'
-  return { event: 'error', data: JSON.stringify({ error: exposed ? code : 'INTERNAL', message }) }
-}
-
-/** The event-stream response headers, plus `extra` (which cannot override them). */
-export function eventStreamHeaders(
-  extra: EventStreamOptions['headers'],
-  http11: boolean,
-): Record<string, string | number | readonly string[]> {
-  const headers: Record<string, string | number | readonly string[]> = {}
-  if (extra) {
-    for (const [k, v] of Object.entries(extra)) headers[k.toLowerCase()] = v
-  }
-  headers['content-type'] = 'text/event-stream; charset=utf-8'
-  headers['cache-control'] = 'no-cache, no-transform'
-  headers['x-accel-buffering'] = 'no'
-  if (http11) headers.connection = 'keep-alive'
-  else delete headers.connection
-  // A length or encoding would make proxies and clients wait for the end.
-  delete headers['content-length']
-  delete headers['content-encoding']
-  return headers
-}
-
-/** `Last-Event-ID` from a header value or the `lastEventId` query parameter of a URL. */
-export function readLastEventId(header: string | string[] | null | undefined, url: string): string {
-  const h = Array.isArray(header) ? header[0] : header
-  if (typeof h === 'string' && h !== '') return h
-  const q = url.indexOf('?')
-  if (q === -1 || url.indexOf('lastEventId=', q) === -1) return ''
-  try {
-    return new URLSearchParams(url.slice(q + 1)).get('lastEventId') ?? ''
-  } catch {
-    return ''
-  }
 }
