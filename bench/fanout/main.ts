@@ -23,8 +23,14 @@ import {
 import { machine } from './proc.js'
 import { renderSvg, renderTable } from './report.js'
 
-const USAGE = `Usage: npm run bench:fanout -- [options]
+/** `sluice bench` runs this with SLUICE_BENCH_COMMAND set, so its help names that command. */
+const COMMAND = process.env.SLUICE_BENCH_COMMAND ?? 'npm run bench:fanout --'
 
+const USAGE = `Usage: ${COMMAND} [options]
+
+The fan-out benchmark: sluice's hub against other SSE servers (docs/benchmarks.md).
+
+Options:
   --quick               small numbers (a couple of minutes in all)
   --variants a,b        ${VARIANTS.map((v) => v.name).join(', ')}
   --scenarios x,y       ${SCENARIOS.join(', ')}
@@ -37,28 +43,49 @@ const USAGE = `Usage: npm run bench:fanout -- [options]
   --idle-conns N        connections for the idle-memory scenario
   --out DIR             where results.json goes (default bench/fanout/results)
   --svg FILE            where the chart goes (default docs/img/fanout.svg; 'none' to skip)
+  -h, --help            this help
+
+Exit status: 0 done, 1 failed, 2 usage error, 130 interrupted (Ctrl-C).
 `
 
-export async function main(argv: string[]): Promise<number> {
+/** Message prefix: `sluice bench` when run by it, `bench` from npm run. */
+const PREFIX = process.env.SLUICE_BENCH_COMMAND ?? 'bench'
+
+/** The options that take a value (`--quick` and `--help` take none). */
+const VALUE_OPTIONS = ['conns', 'msgs', 'idle-conns', 'rounds', 'latency-specs', 'pin']
+VALUE_OPTIONS.push('variants', 'scenarios', 'out', 'svg')
+
+/** `--name value` pairs and `--quick`; 'help'; or a usage message. */
+function readArgs(argv: string[]): Map<string, string> | 'help' | { usage: string } {
   const args = new Map<string, string>()
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(USAGE)
-      return 0
+    if (a === '--help' || a === '-h') return 'help'
+    if (a === '--quick') {
+      args.set('quick', '1')
+      continue
     }
-    if (a === '--quick') args.set('quick', '1')
-    else if (a.startsWith('--') && i + 1 < argv.length) args.set(a.slice(2), argv[++i])
-    else {
-      process.stderr.write(`bench: unknown argument '${a}'\n\n${USAGE}`)
-      return 2
+    if (!a.startsWith('--')) return { usage: `unknown argument '${a}'` }
+    if (!VALUE_OPTIONS.includes(a.slice(2))) return { usage: `unknown option '${a}'` }
+    const next = argv[i + 1]
+    // `--variants --quick`: a value that looks like a flag is refused, not taken.
+    if (next === undefined || next.startsWith('-')) {
+      return { usage: `${a} needs a value${next ? `, but '${next}' follows it` : ''}` }
     }
+    args.set(a.slice(2), next)
+    i++
   }
-  const known = ['quick', 'conns', 'msgs', 'idle-conns', 'rounds', 'latency-specs', 'pin']
-  known.push('variants', 'scenarios', 'out', 'svg')
-  const unknownFlag = [...args.keys()].find((k) => !known.includes(k))
-  if (unknownFlag !== undefined) {
-    process.stderr.write(`bench: unknown option '--${unknownFlag}'\n\n${USAGE}`)
+  return args
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = readArgs(argv)
+  if (args === 'help') {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (!(args instanceof Map)) {
+    process.stderr.write(`${PREFIX}: ${args.usage}\n\n${USAGE}`)
     return 2
   }
   // A count that is not a whole number >= 1 is refused, not run as NaN or a default.
@@ -67,7 +94,9 @@ export async function main(argv: string[]): Promise<number> {
     if (!args.has(key)) continue
     const n = Number(args.get(key))
     if (!Number.isInteger(n) || n < 1) {
-      process.stderr.write(`bench: --${key} takes a whole number >= 1, not '${args.get(key)}'\n`)
+      process.stderr.write(
+        `${PREFIX}: --${key} takes a whole number >= 1, not '${args.get(key)}'\n`,
+      )
       return 2
     }
     counts[key] = n
@@ -83,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     const keep = text.split(',').map((x) => Number(x.trim()))
     if (keep.some((i) => !Number.isInteger(i) || i < 0 || i >= scale.latency.length)) {
       process.stderr.write(
-        `bench: --latency-specs takes indices 0-${scale.latency.length - 1} separated by commas, not '${text}'\n`,
+        `${PREFIX}: --latency-specs takes indices 0-${scale.latency.length - 1} separated by commas, not '${text}'\n`,
       )
       return 2
     }
@@ -91,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const pinArg = args.get('pin') ?? 'off'
   if (pinArg !== 'on' && pinArg !== 'off') {
-    process.stderr.write(`bench: --pin takes on or off\n`)
+    process.stderr.write(`${PREFIX}: --pin takes on or off\n`)
     return 2
   }
   const pin = pinArg === 'on' ? defaultPinning() : null
@@ -109,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
   const variants = pick(VARIANTS, 'variants')
   const scenarios = pick(SCENARIOS, 'scenarios')
   if (typeof variants === 'string' || typeof scenarios === 'string') {
-    process.stderr.write(`bench: ${typeof variants === 'string' ? variants : scenarios}\n`)
+    process.stderr.write(`${PREFIX}: ${typeof variants === 'string' ? variants : scenarios}\n`)
     return 2
   }
 
@@ -160,7 +189,7 @@ if (
     },
     (err) => {
       process.stderr.write(
-        `bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        `${PREFIX}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       )
       process.exitCode = 1
     },

@@ -4,7 +4,7 @@
  * `--anonymous`, `--private-topic P`, `--cors-origin O`, `--max-buffer BYTES`.
  */
 import { readFile } from 'node:fs/promises'
-import { SluiceError } from '../protocol/errors.js'
+import { type FlagSpecs, type FlagValues, UsageError, intFlag, parseFlags } from './args.js'
 import type { HubAuthOptions } from '../hub/auth.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { memoryStore } from '../hub/memory-store.js'
@@ -34,63 +34,56 @@ export const HUB_HELP = `Hub (GET /events?topic=a&topic=b, POST /publish, GET /m
   --max-buffer BYTES     bytes a subscriber may fall behind before it is cut (default 1048576)
   Without a key the hub is open: anyone who can reach it may publish and subscribe.`
 
+/** The hub's flags, for `parseFlags` (see args.ts). */
+export const HUB_FLAGS = {
+  redis: { type: 'string' },
+  history: { type: 'string' },
+  'history-age': { type: 'string' },
+  'jwt-secret': { type: 'string' },
+  'jwt-public-key': { type: 'string' },
+  anonymous: { type: 'boolean' },
+  'private-topic': { type: 'string', multiple: true },
+  'cors-origin': { type: 'string', multiple: true },
+  'max-buffer': { type: 'string' },
+} as const satisfies FlagSpecs
+
+/** Check and convert parsed hub flags; throws `UsageError` naming the flag. */
+export function hubFlags(values: FlagValues<typeof HUB_FLAGS>): HubFlags {
+  const v = values
+  const flags: HubFlags = {}
+  if (v.redis !== undefined) flags.redis = v.redis
+  if (v.history !== undefined) flags.history = intFlag('--history', v.history)
+  if (v['history-age'] !== undefined) flags.historyAge = intFlag('--history-age', v['history-age'])
+  if (v['max-buffer'] !== undefined) flags.maxBuffer = intFlag('--max-buffer', v['max-buffer'])
+  for (const flag of ['jwt-secret', 'jwt-public-key'] as const) {
+    // `--jwt-secret "$JWT_SECRET"` with the variable unset: refuse, never run open.
+    if (v[flag] === '') throw new UsageError(`--${flag} is empty (an unset variable?).`)
+  }
+  if (v['jwt-secret'] !== undefined) flags.jwtSecret = v['jwt-secret']
+  if (v['jwt-public-key'] !== undefined) flags.jwtPublicKey = v['jwt-public-key']
+  if (v.anonymous) flags.anonymous = true
+  if (v['private-topic']) flags.privateTopics = v['private-topic']
+  if (v['cors-origin']) flags.corsOrigins = v['cors-origin']
+  return flags
+}
+
 /**
- * Consume the hub flag at `argv[i]` (and its value). Returns the index of the
- * last argument consumed, or -1 when `argv[i]` is not a hub flag.
+ * Consume the hub flag at `argv[i]` (and its value) into `flags`. Returns the
+ * index of the last argument consumed, or -1 when `argv[i]` is not a hub flag.
  */
 export function parseHubFlag(argv: string[], i: number, flags: HubFlags): number {
-  let arg = argv[i]
-  let value: string | undefined
-  const eq = arg.indexOf('=')
-  if (arg.startsWith('--') && eq !== -1) {
-    value = arg.slice(eq + 1)
-    arg = arg.slice(0, eq)
-  }
-  const take = (): string => {
-    if (value !== undefined) return value
-    const v = argv[i + 1]
-    if (v === undefined) throw new SluiceError('INVALID_ARGUMENT', `${arg} needs a value.`)
-    i++
-    return v
-  }
-  const int = (name: string, v: string): number => {
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < 1) {
-      throw new SluiceError('INVALID_ARGUMENT', `${name} needs a positive integer, got '${v}'.`)
-    }
-    return n
-  }
-  switch (arg) {
-    case '--redis':
-      flags.redis = take()
-      return i
-    case '--history':
-      flags.history = int(arg, take())
-      return i
-    case '--history-age':
-      flags.historyAge = int(arg, take())
-      return i
-    case '--jwt-secret':
-      flags.jwtSecret = take()
-      return i
-    case '--jwt-public-key':
-      flags.jwtPublicKey = take()
-      return i
-    case '--anonymous':
-      flags.anonymous = true
-      return i
-    case '--private-topic':
-      ;(flags.privateTopics ??= []).push(take())
-      return i
-    case '--cors-origin':
-      ;(flags.corsOrigins ??= []).push(take())
-      return i
-    case '--max-buffer':
-      flags.maxBuffer = int(arg, take())
-      return i
-    default:
-      return -1
-  }
+  const arg = argv[i]
+  const name = arg.startsWith('--') ? arg.slice(2).split('=')[0] : ''
+  if (!Object.hasOwn(HUB_FLAGS, name)) return -1
+  const spec = HUB_FLAGS[name as keyof typeof HUB_FLAGS]
+  const takesNext = spec.type === 'string' && !arg.includes('=')
+  const { values } = parseFlags(argv.slice(i, takesNext ? i + 2 : i + 1), HUB_FLAGS)
+  const parsed = hubFlags(values)
+  if (parsed.privateTopics)
+    parsed.privateTopics = [...(flags.privateTopics ?? []), ...parsed.privateTopics]
+  if (parsed.corsOrigins) parsed.corsOrigins = [...(flags.corsOrigins ?? []), ...parsed.corsOrigins]
+  Object.assign(flags, parsed)
+  return takesNext ? i + 1 : i
 }
 
 /** Build the hub the flags describe, and the start-up lines that say what it is. */
@@ -110,7 +103,7 @@ export async function createServeHub(flags: HubFlags): Promise<{ hub: Hub; banne
   }
   let auth: HubAuthOptions | undefined
   if (flags.jwtSecret !== undefined && flags.jwtPublicKey !== undefined) {
-    throw new SluiceError('INVALID_ARGUMENT', 'Use --jwt-secret or --jwt-public-key, not both.')
+    throw new UsageError('use --jwt-secret or --jwt-public-key, not both.')
   }
   if (flags.jwtSecret !== undefined || flags.jwtPublicKey !== undefined) {
     auth = {
@@ -118,16 +111,13 @@ export async function createServeHub(flags: HubFlags): Promise<{ hub: Hub; banne
       privateTopics: flags.privateTopics,
     }
     if (flags.jwtSecret !== undefined) auth.secret = flags.jwtSecret
-    else auth.publicKey = await readFile(flags.jwtPublicKey!, 'utf8')
+    else auth.publicKey = await readKeyFile(flags.jwtPublicKey!)
     banner.push(
       `hub: JWT required to publish; to subscribe ${flags.anonymous ? 'only to private topics' : 'always'}`,
     )
   } else {
     if (flags.anonymous) {
-      throw new SluiceError(
-        'INVALID_ARGUMENT',
-        '--anonymous only makes sense with --jwt-secret or --jwt-public-key.',
-      )
+      throw new UsageError('--anonymous only makes sense with --jwt-secret or --jwt-public-key.')
     }
     banner.push(
       'hub: OPEN — no --jwt-secret/--jwt-public-key, so anyone who can reach this server may publish and subscribe (fine for local use)',
@@ -147,4 +137,24 @@ export async function createServeHub(flags: HubFlags): Promise<{ hub: Hub; banne
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@')
+}
+
+/** The PEM file of --jwt-public-key, or a message that names the flag and the file. */
+async function readKeyFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : (err as Error).message
+    throw new UsageError(
+      `cannot read the --jwt-public-key file '${file}': ${why}. Give the path of a PEM public key (-----BEGIN PUBLIC KEY-----).`,
+    )
+  }
 }

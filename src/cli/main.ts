@@ -2,21 +2,38 @@
 /**
  * `sluice serve|listen|publish|proxy|bench`. Each command lives in its own
  * module and is loaded on demand, so `sluice listen` does not load the hub.
+ *
+ * Exit status, for every command (docs/cli.md): 0 done, 1 failed, 2 usage
+ * error, 130 interrupted (SIGINT). A command returns its status, or throws:
+ * a `UsageError` is 2 (the message and the command's usage lines), anything
+ * else 1 (the message).
  */
-const USAGE = `sluice — Server-Sent Events for TypeScript, both ends
+import { readFileSync } from 'node:fs'
+import { EXIT_STATUS, UsageError } from './args.js'
 
-Usage:
-  sluice serve   [--host H] [--port P]           the hub, chat runs and demo page (default 127.0.0.1:8080)
-  sluice listen  URL [-X M] [-H 'K: V']... [-d BODY] [--last-event-id ID] [--json]
-  sluice publish URL TOPIC DATA [--event E] [--token T]
-  sluice proxy   --target URL [--port P] [--host H]   a dev reverse proxy that never buffers event streams
-  sluice bench   [--quick] [--variants a,b] [--scenarios x,y]   the fan-out benchmark (source checkout)
+const USAGE = `Usage: sluice <command> [options]
 
-Run \`sluice <command> --help\` for a command's options.`
+Server-Sent Events for TypeScript, both ends.
 
-type Command = (argv: string[]) => Promise<number | undefined | void>
+Commands:
+  serve     the hub, chat runs and demo page (default http://127.0.0.1:8080)
+  listen    URL: print an event stream as it arrives (an SSE-aware curl)
+  publish   URL TOPIC DATA: publish one event to a hub
+  proxy     --target URL: a dev reverse proxy that never buffers event streams
+  bench     the fan-out benchmark (from a source checkout)
 
-const commands: Record<string, () => Promise<{ main: Command }>> = {
+Options:
+  -h, --help      this help; \`sluice <command> --help\` for a command's options
+  -v, --version   the version of sluice
+
+${EXIT_STATUS}`
+
+export interface CommandModule {
+  main: (argv: string[]) => Promise<number | undefined | void>
+  HELP: string
+}
+
+const commands: Record<string, () => Promise<CommandModule>> = {
   serve: () => import('./serve.js'),
   listen: () => import('./listen.js'),
   publish: () => import('./publish.js'),
@@ -24,19 +41,52 @@ const commands: Record<string, () => Promise<{ main: Command }>> = {
   bench: () => import('./bench.js'),
 }
 
+/** package.json's version: this file is src/cli/main.ts or dist/cli/main.js. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  return String(pkg.version)
+}
+
+/** The usage lines of a help text: its first paragraph. */
+function usageLines(help: string): string {
+  return help.split('\n\n')[0]
+}
+
 async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(USAGE + '\n')
-    return name ? 0 : 1
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const load = rest[0] === undefined ? undefined : commands[rest[0]]
+    process.stdout.write((load ? (await load()).HELP : USAGE) + '\n')
+    return 0
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(version() + '\n')
+    return 0
+  }
+  if (name === undefined) {
+    process.stderr.write(`sluice: no command given.\n\n${USAGE}\n`)
+    return 2
   }
   const load = commands[name]
   if (!load) {
-    process.stderr.write(`sluice: unknown command '${name}'.\n\n${USAGE}\n`)
+    const what = name.startsWith('-') ? 'option' : 'command'
+    process.stderr.write(`sluice: unknown ${what} '${name}'.\n\n${USAGE}\n`)
     return 2
   }
   const mod = await load()
-  return (await mod.main(rest)) ?? 0
+  try {
+    return (await mod.main(rest)) ?? 0
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(
+        `sluice ${name}: ${err.message}\n\n${usageLines(mod.HELP)}\n` +
+          `Run 'sluice ${name} --help' for its options.\n`,
+      )
+      return 2
+    }
+    process.stderr.write(`sluice ${name}: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  }
 }
 
 run(process.argv.slice(2)).then(

@@ -25,6 +25,7 @@ import {
 import { request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
 import { SluiceError } from '../protocol/errors.js'
+import { EXIT_STATUS, UsageError, parseFlags, portFlag, urlArg } from './args.js'
 
 /** RFC 9110 7.6.1: connection-specific headers a proxy must not forward. */
 const HOP_BY_HOP = new Set([
@@ -222,48 +223,47 @@ export function createProxyServer(options: ProxyOptions): Server {
   return server
 }
 
-const HELP = `sluice proxy --target URL [--port P] [--host H] [--quiet]
+/** Not 8080 (sluice serve), 8081-8082 (docs/hub.md's Redis nodes, the webpack example), 8088 (nginx). */
+const DEFAULT_PORT = 8090
+
+export const HELP = `Usage: sluice proxy --target URL [options]
 
 A development reverse proxy that never buffers text/event-stream: each chunk is
 flushed as it arrives, a client's disconnect is passed upstream at once, and
 everything else (any method, bodies, Last-Event-ID and other headers) is
 proxied as is. Point your front end at it instead of a dev-server proxy.
 
-  --target URL   upstream base URL (required), e.g. http://127.0.0.1:8080
-  --port P       port to listen on (default 8081; 0 picks a free one)
-  --host H       address to listen on (default 127.0.0.1)
-  --quiet        do not log each request
-`
+Options:
+      --target URL   upstream base URL (required), e.g. http://127.0.0.1:8080
+  -p, --port P       port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
+      --host H       address to listen on (default 127.0.0.1)
+  -q, --quiet        do not log each request
+  -h, --help         this help
+
+${EXIT_STATUS}`
+
+const FLAGS = {
+  target: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const
 
 export async function main(argv: string[]): Promise<number | undefined> {
-  let target: string | undefined
-  let host = '127.0.0.1'
-  let port = 8081
-  let quiet = false
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg]
-    const next = () => inline ?? argv[++i]
-    if (flag === '--target') target = next()
-    else if (flag === '--port' || flag === '-p') port = Number(next())
-    else if (flag === '--host') host = next()
-    else if (flag === '--quiet' || flag === '-q') quiet = true
-    else if (flag === '--help' || flag === '-h') {
-      process.stdout.write(HELP)
-      return 0
-    } else {
-      process.stderr.write(`sluice proxy: unknown option '${arg}'.\n\n${HELP}`)
-      return 2
-    }
+  const { values, positionals } = parseFlags(argv, FLAGS)
+  if (values.help) {
+    process.stdout.write(HELP + '\n')
+    return 0
   }
-  if (!target) {
-    process.stderr.write(`sluice proxy: --target URL is required.\n\n${HELP}`)
-    return 2
-  }
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`sluice proxy: --port must be an integer from 0 to 65535.\n`)
-    return 2
-  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'.`)
+  if (values.target === undefined) throw new UsageError('--target URL is required.')
+  const target = values.target
+  urlArg('--target', target, 'http://127.0.0.1:8080')
+  const host = values.host ?? '127.0.0.1'
+  if (host === '') throw new UsageError('--host needs an address.')
+  const port = values.port === undefined ? DEFAULT_PORT : portFlag('--port', values.port)
+  const quiet = values.quiet === true
   const server = createProxyServer({
     target,
     onResponse: quiet
@@ -271,22 +271,25 @@ export async function main(argv: string[]): Promise<number | undefined> {
       : ({ method, url, status, stream }) =>
           process.stdout.write(`${method} ${url} -> ${status}${stream ? ' (event stream)' : ''}\n`),
   })
-  const stop = () => {
-    if (!server.listening) process.exit(0)
-    server.close(() => process.exit(0))
+  // Ctrl-C is "interrupted" (130); SIGTERM, a supervisor's stop, is a clean end (0).
+  const stop = (code: number) => () => {
+    if (!server.listening) process.exit(code)
+    server.close(() => process.exit(code))
     server.closeAllConnections()
   }
+  const onInt = stop(130)
+  const onTerm = stop(0)
   // Before listening: a signal just as the port opens must still end the proxy cleanly.
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  process.once('SIGINT', onInt)
+  process.once('SIGTERM', onTerm)
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, resolve)
     })
   } catch (err) {
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
+    process.off('SIGINT', onInt)
+    process.off('SIGTERM', onTerm)
     throw err
   }
   const addr = server.address()

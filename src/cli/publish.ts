@@ -3,50 +3,46 @@
  * hub. URL is the hub's base (`http://127.0.0.1:8080`) or its `/publish` URL.
  * Prints the event's id.
  */
+import { EXIT_STATUS, UsageError, parseFlags, urlArg } from './args.js'
 
-const HELP = `Usage: sluice publish URL TOPIC DATA [--event E] [--token T]
+export const HELP = `Usage: sluice publish URL TOPIC DATA [options]
 
-  URL         the hub (http://127.0.0.1:8080) or its /publish URL
-  TOPIC       the topic to publish to
-  DATA        the event's data (sent as a string; use - to read it from stdin)
-  --event E   the SSE event type
-  --token T   a JWT allowed to publish to TOPIC (or set SLUICE_TOKEN)
+Publish one event to a sluice hub and print its id.
 
-Prints the id of the published event.`
+Arguments:
+  URL              the hub (http://127.0.0.1:8080) or its /publish URL
+  TOPIC            the topic to publish to
+  DATA             the event's data (sent as a string; - reads it from stdin)
+
+Options:
+  -e, --event E    the SSE event type
+      --token T    a JWT allowed to publish to TOPIC (default: $SLUICE_TOKEN;
+                   how to mint one: docs/cli.md)
+  -h, --help       this help
+
+${EXIT_STATUS}`
+
+const FLAGS = {
+  event: { type: 'string', short: 'e' },
+  token: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
 
 export async function main(argv: string[]): Promise<number> {
-  const positional: string[] = []
-  let event: string | undefined
-  let token = process.env.SLUICE_TOKEN
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
-    if (arg === '--help' || arg === '-h') {
-      process.stdout.write(HELP + '\n')
-      return 0
-    }
-    if (arg === '--event' || arg === '-e') event = argv[++i]
-    else if (arg.startsWith('--event=')) event = arg.slice(8)
-    else if (arg === '--token') token = argv[++i]
-    else if (arg.startsWith('--token=')) token = arg.slice(8)
-    else if (arg.startsWith('--') && arg !== '-') {
-      process.stderr.write(`sluice publish: unknown option '${arg}'.\n\n${HELP}\n`)
-      return 2
-    } else positional.push(arg)
+  const { values, positionals: positional } = parseFlags(argv, FLAGS)
+  if (values.help) {
+    process.stdout.write(HELP + '\n')
+    return 0
   }
+  const event = values.event
+  const token = values.token ?? process.env.SLUICE_TOKEN
   if (positional.length !== 3) {
-    process.stderr.write(`sluice publish: expected URL TOPIC DATA.\n\n${HELP}\n`)
-    return 2
+    throw new UsageError(`expected URL TOPIC DATA, got ${positional.length} argument(s).`)
   }
   const [rawUrl, topic] = positional
+  const url = urlArg('URL', rawUrl, 'http://127.0.0.1:8080')
   let data = positional[2]
   if (data === '-') data = await readStdin()
-  let url: URL
-  try {
-    url = new URL(rawUrl)
-  } catch {
-    process.stderr.write(`sluice publish: '${rawUrl}' is not a URL (try http://127.0.0.1:8080).\n`)
-    return 2
-  }
   if (!url.pathname.endsWith('/publish')) {
     url.pathname = url.pathname.replace(/\/?$/, '/publish')
   }
@@ -78,7 +74,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sluice publish: ${res.status} ${detail}\n`)
     return 1
   }
-  process.stdout.write((body?.id ?? text) + '\n')
+  // A hub answers {"id":"..."}; anything else is not a hub (a wrong URL or port).
+  if (typeof body?.id !== 'string') {
+    process.stderr.write(
+      `sluice publish: ${url} answered ${res.status} without an event id, so it is not a sluice hub ` +
+        `(check the URL and port). Body: ${text.slice(0, 200)}\n`,
+    )
+    return 1
+  }
+  process.stdout.write(body.id + '\n')
   return 0
 }
 

@@ -22,6 +22,7 @@ import { hubRoutes } from '../hub/http.js'
 import { memoryStore } from '../hub/memory-store.js'
 import { createRuns, type RunsOptions } from '../hub/runs.js'
 import type { Store } from '../hub/store.js'
+import { EXIT_STATUS } from './args.js'
 import { HUB_HELP, type HubFlags, createServeHub, parseHubFlag } from './hub-options.js'
 
 export interface ServeOptions {
@@ -317,20 +318,25 @@ export async function shutdown(app: ServeApp, server: Server, graceMs = 3000): P
   clearTimeout(force)
 }
 
-const HELP = `Usage: sluice serve [--host H] [--port P]
+export const HELP = `Usage: sluice serve [options]
 
-  --host H   address to listen on (default 127.0.0.1)
-  --port P   port (default 8080; 0 picks a free one)
-
+The hub, resumable chat answers and the demo page on one HTTP server.
 Routes: GET / (the demo page), POST /chat (SSE; ?format=envelope, ?mode=chars&delay=100,
 ?stopOnDisconnect=MS|true|false), GET /healthz, GET /metrics (Prometheus)
+
+Options:
+  --host H               address to listen on (default 127.0.0.1)
+  --port P               port (default 8080; 0 picks a free one)
+  -h, --help             this help
 
 Runs (each POST /chat answer is a run: GET /chat/:runId resumes it, DELETE stops it):
   --run-ttl MS           how long a finished answer stays resumable (default 600000)
   --run-lease MS         a run whose node stops renewing this lease is reported lost (default 5000)
   --run-max-events N     events kept per run for resuming (default 10000; on --redis too)
 
-${HUB_HELP}`
+${HUB_HELP}
+
+${EXIT_STATUS} SIGTERM: a clean stop (0).`
 
 export async function main(argv: string[]): Promise<number | undefined> {
   let host = '127.0.0.1'

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { describeExternal, requireBinary } from '../helpers/external.js'
+import { describeExternal, freePort, requireBinary } from '../helpers/external.js'
 import { type Fixture, sseHead, startFixture } from '../fixtures/sse-server.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -82,6 +82,17 @@ beforeAll(async () => {
   fx.route('/busy', (_req, res) => {
     res.writeHead(503)
     res.end()
+  })
+  fx.route('/broken', (_req, res) => {
+    res.writeHead(500, { 'content-type': 'text/plain' })
+    res.end('database down')
+  })
+  // Twenty events in one write: a chunk holds many.
+  fx.route('/burst', (_req, res) => {
+    sseHead(res)
+    let text = ''
+    for (let i = 0; i < 20; i++) text += `id: ${i}\ndata: e${i}\n\n`
+    res.end(text)
   })
 })
 afterAll(async () => {
@@ -183,6 +194,57 @@ describe.concurrent('sluice listen', () => {
     expect(code).toBe(0)
   })
 
+  // Before: piped, a refused port or a 5xx printed nothing and retried forever.
+  it('piped, a refused port: each retry and its cause (ECONNREFUSED) on stderr', async () => {
+    const port = await freePort() // nothing listens there
+    const r = await listen(['--timeout', '3', `http://127.0.0.1:${port}/events`])
+    expect(r.code).toBe(124)
+    expect(r.stdout).toBe('')
+    const retries = r.stderr.split('\n').filter((l) => l.includes('retrying in'))
+    expect(retries.length).toBeGreaterThanOrEqual(1)
+    for (const line of retries) expect(line).toMatch(/^sluice listen: retrying in .*ECONNREFUSED/)
+  })
+
+  it('piped, a 5xx: each retry says the status on stderr', async () => {
+    const r = await listen(['--timeout', '2', fx.origin + '/busy'])
+    expect(r.code).toBe(124)
+    expect(r.stderr).toMatch(/^sluice listen: retrying in .*503/m)
+  })
+
+  // Before: --raw copied every chunk as it came, 19 events past a limit of 2.
+  it('--raw --max-events 2: the bytes of exactly two events', async () => {
+    const r = await listen(['--raw', '--max-events', '2', fx.origin + '/burst'])
+    expect(r).toMatchObject({ code: 0, stdout: 'id: 0\ndata: e0\n\nid: 1\ndata: e1\n\n' })
+  })
+
+  // Before: Ctrl-C exited 0, like a clean end.
+  it('SIGINT: exit 130', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'listen', fx.origin + '/endless'],
+      {
+        cwd: ROOT,
+      },
+    )
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+    child.kill('SIGINT')
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect(code).toBe(130)
+  })
+
+  it('an unknown option: a sluice message, exit 2', async () => {
+    const r = await listen(['--bogus', fx.origin + '/stream'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^sluice listen: unknown option '--bogus'/)
+    expect(r.stderr).not.toMatch(/ERR_PARSE_ARGS|TypeError/)
+  })
+
+  it('a flag value that looks like a flag is refused', async () => {
+    const r = await listen(['--last-event-id', '--json', fx.origin + '/stream'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("--last-event-id needs a value, but '--json' follows it")
+  })
+
   it('a usage error: exit 2 with the help', async () => {
     const r = await listen(['not a url'])
     expect(r.code).toBe(2)
@@ -199,5 +261,21 @@ describeExternal(['script'], 'sluice listen on a terminal', () => {
     expect(out).toContain('\x1b[36mtoken\x1b[0m \x1b[2m#1\x1b[0m Hel')
     expect(out).toContain('* connecting to ' + fx.origin + '/stream')
     expect(out).toContain('* open: 200 text/event-stream')
+  })
+
+  // Before: "fetch failed" without the cause, and a 500 shown in green as "open".
+  it('a refused port: the retry names the cause', async () => {
+    const port = await freePort()
+    const r = await listen(['--timeout', '3', `http://127.0.0.1:${port}/`], { pty: true })
+    expect(r.stdout).toMatch(/\* retrying in .*fetch failed: .*ECONNREFUSED/)
+  })
+
+  it('a 500 is not shown as open, nor in green', async () => {
+    const r = await listen(['--no-retry', fx.origin + '/broken'], { pty: true })
+    expect(r.code).toBe(1)
+    expect(r.stdout).not.toContain('open: 500')
+    expect(r.stdout).not.toMatch(/\x1b\[32m[^\n]*500/)
+    expect(r.stdout).toContain('\x1b[31m* answered 500')
+    expect(r.stdout).toContain('database down')
   })
 })
