@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
@@ -19,12 +19,13 @@ const SECRET = 'cli-secret-cli-secret-cli-secret-00'
 
 async function publishCli(
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'publish', ...args],
-      { cwd: ROOT },
+      { cwd: ROOT, env: { ...process.env, ...env } },
     )
     return { code: 0, stdout, stderr }
   } catch (err: any) {
@@ -78,6 +79,29 @@ describe('sluice serve + sluice publish', () => {
     expect(ok.code).toBe(0)
     const wrongTopic = await publishCli([locked.url, 'other', 'x', '--token', token])
     expect(wrongTopic.stderr).toMatch(/403 FORBIDDEN/)
+  })
+})
+
+describe("docs/cli.md's token command", () => {
+  it('mints a token that sluice publish sends from SLUICE_TOKEN to a hub on --jwt-secret', async () => {
+    const doc = await readFile(join(ROOT, 'docs/cli.md'), 'utf8')
+    const command = /\$\((node --input-type=module -e "[\s\S]*?")\)/.exec(doc)?.[1]
+    expect(command, 'the $(node ... -e "...") block of docs/cli.md').toBeDefined()
+    const minted = await run('sh', ['-c', command!.replace(/^node /, `'${process.execPath}' `)], {
+      cwd: ROOT,
+      env: { ...process.env, JWT_SECRET: SECRET },
+    })
+    const token = minted.stdout.trim()
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+    const node = await startSluice('serve', ['--jwt-secret', SECRET])
+    try {
+      const ok = await publishCli([node.url, 'orders/42', 'shipped'], { SLUICE_TOKEN: token })
+      expect(ok).toMatchObject({ code: 0, stderr: '' })
+      const none = await publishCli([node.url, 'orders/42', 'shipped'], { SLUICE_TOKEN: '' })
+      expect(none.code).toBe(1)
+    } finally {
+      await node.stop()
+    }
   })
 })
 
