@@ -36,7 +36,6 @@ const PENDING = {
     'hub/hub.ts:Hub.open',
     'hub/hub.ts:Hub.subscribe',
     'hub/hub.ts:<anonymous>',
-    'hub/memory-store.ts:memoryStore',
     'hub/redis-store.ts:redisStore',
     'hub/redis-store.ts:loop',
     'hub/runs.ts:Runs.open',
