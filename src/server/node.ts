@@ -4,7 +4,7 @@
  * buffer is the backpressure signal (`write()` returning false, then 'drain'),
  * and a 'close' before our end means the client left.
  */
-import { type IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import {
@@ -46,7 +46,62 @@ interface ResponseInternals {
   chunkedEncoding?: boolean
 }
 
-const CRLF = Buffer.from('\r\n')
+/**
+ * The fast path (below) is on unless `SLUICE_FAST_PATH=0` is in the
+ * environment or a stream is opened with `fastPath: false`.
+ */
+const FAST_PATH_ENV =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.SLUICE_FAST_PATH !== '0'
+
+/**
+ * Whether a response can take the fast path: node:http's own ServerResponse,
+ * its internals of the types the fast path reads (checked, not assumed: Bun
+ * and Deno emulate node:http, and a Node release may change them), its write
+ * and end not replaced (compression middleware), not a HEAD.
+ */
+export function fastPathUsable(
+  req: NodeRequest,
+  res: NodeResponse,
+  options: EventStreamOptions,
+): boolean {
+  if (options.fastPath === false || !FAST_PATH_ENV || req.method === 'HEAD') return false
+  const r = res as unknown as Record<string, unknown> & ResponseInternals
+  if (typeof r.flush === 'function' || !ownWrite(r, 'write') || !ownWrite(r, 'end')) return false
+  const socket = r.socket as unknown as Record<string, unknown> | null
+  return (
+    typeof r._headerSent === 'boolean' &&
+    (typeof r._header === 'string' || r._header === null) &&
+    Array.isArray(r.outputData) &&
+    typeof r.chunkedEncoding === 'boolean' &&
+    // A response queued behind a pipelined one has no socket yet; each write checks it again.
+    (socket === null ||
+      (typeof socket.cork === 'function' &&
+        typeof socket.uncork === 'function' &&
+        typeof socket.writableCorked === 'number' &&
+        '_httpMessage' in socket))
+  )
+}
+
+/**
+ * Whether `name` is node:http's own: defined on the prototype that also
+ * defines `setHeader` and `_send` (OutgoingMessage's), not replaced on the
+ * response or on a subclass.
+ */
+function ownWrite(r: object, name: string): boolean {
+  for (let o: object | null = r; o !== null; o = Object.getPrototypeOf(o)) {
+    if (Object.hasOwn(o, name)) return Object.hasOwn(o, 'setHeader') && Object.hasOwn(o, '_send')
+  }
+  return false
+}
+
+/** @internal Whether a stream opened on node:http writes through the fast path (tests). */
+export function usesFastPath(stream: EventStream): boolean {
+  return fastStreams.has(stream)
+}
+const fastStreams = new WeakSet<EventStream>()
+
+let crlf: Buffer | undefined
 /** What `res._header` holds once the head has gone out (see createEventStream). */
 const HEAD_SENT = 'HTTP/1.1 (head sent; released by sluice)\r\n\r\n'
 /** Wire form of shared event bytes, per framing: built by the first subscriber, reused by the rest. */
@@ -59,7 +114,11 @@ function frame(chunk: Uint8Array, chunked: boolean): Buffer {
   if (wire === undefined) {
     const body = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     wire = chunked
-      ? Buffer.concat([Buffer.from(chunk.byteLength.toString(16) + '\r\n', 'latin1'), body, CRLF])
+      ? Buffer.concat([
+          Buffer.from(chunk.byteLength.toString(16) + '\r\n', 'latin1'),
+          body,
+          (crlf ??= Buffer.from('\r\n')),
+        ])
       : body
     cache.set(chunk, wire)
   }
@@ -221,11 +280,8 @@ export function createEventStream(
     r.flushHeaders()
   }
   r.socket?.setNoDelay(true)
-  const fast =
-    r instanceof ServerResponse &&
-    req.method !== 'HEAD' &&
-    r.write === ServerResponse.prototype.write &&
-    typeof (r as RawResponse).flush !== 'function'
+  const fast = fastPathUsable(req, res, options)
+  if (fast) fastStreams.add(stream)
   const sink = new NodeSink(r as unknown as RawResponse, stream, fast ? FAST : 0)
   const internals = r as unknown as ResponseInternals
   if (fast && internals._headerSent === true && typeof internals._header === 'string') {

@@ -39,6 +39,12 @@ export interface EventStreamOptions {
   formatError?: (error: unknown) => SendEvent | string | null
   /** Overrides the `Last-Event-ID` read from the request. */
   lastEventId?: string
+  /**
+   * node:http only: write events straight to the socket, framed once for all
+   * subscribers, when the response's internals check out (default true; the
+   * environment variable `SLUICE_FAST_PATH=0` turns it off for the process).
+   */
+  fastPath?: boolean
 }
 
 export const DEFAULT_HEARTBEAT_MS = 15_000
