@@ -30,7 +30,6 @@ const PENDING = {
   functions: [
     'cli/listen.ts:main',
     'cli/serve.ts:createServeApp',
-    'cli/serve.ts:main',
     'client/connection.ts:runEventStream',
     'client/events.ts:events',
     'hub/hub.ts:Hub.open',

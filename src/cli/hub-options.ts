@@ -4,7 +4,7 @@
  * `--anonymous`, `--private-topic P`, `--cors-origin O`, `--max-buffer BYTES`.
  */
 import { readFile } from 'node:fs/promises'
-import { type FlagSpecs, type FlagValues, UsageError, intFlag, parseFlags } from './args.js'
+import { type FlagSpecs, type FlagValues, UsageError, intFlag } from './args.js'
 import type { HubAuthOptions } from '../hub/auth.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { memoryStore } from '../hub/memory-store.js'
@@ -32,7 +32,8 @@ export const HUB_HELP = `Hub (GET /events?topic=a&topic=b, POST /publish, GET /m
   --private-topic P      with --anonymous: topics (or * patterns) that still need a claim (default private/*)
   --cors-origin O        allow browser origin O (repeatable; * for any)
   --max-buffer BYTES     bytes a subscriber may fall behind before it is cut (default 1048576)
-  Without a key the hub is open: anyone who can reach it may publish and subscribe.`
+  Without a key the hub is open: anyone who can reach it may publish and subscribe.
+  To mint a token for a key: docs/cli.md.`
 
 /** The hub's flags, for `parseFlags` (see args.ts). */
 export const HUB_FLAGS = {
@@ -65,25 +66,6 @@ export function hubFlags(values: FlagValues<typeof HUB_FLAGS>): HubFlags {
   if (v['private-topic']) flags.privateTopics = v['private-topic']
   if (v['cors-origin']) flags.corsOrigins = v['cors-origin']
   return flags
-}
-
-/**
- * Consume the hub flag at `argv[i]` (and its value) into `flags`. Returns the
- * index of the last argument consumed, or -1 when `argv[i]` is not a hub flag.
- */
-export function parseHubFlag(argv: string[], i: number, flags: HubFlags): number {
-  const arg = argv[i]
-  const name = arg.startsWith('--') ? arg.slice(2).split('=')[0] : ''
-  if (!Object.hasOwn(HUB_FLAGS, name)) return -1
-  const spec = HUB_FLAGS[name as keyof typeof HUB_FLAGS]
-  const takesNext = spec.type === 'string' && !arg.includes('=')
-  const { values } = parseFlags(argv.slice(i, takesNext ? i + 2 : i + 1), HUB_FLAGS)
-  const parsed = hubFlags(values)
-  if (parsed.privateTopics)
-    parsed.privateTopics = [...(flags.privateTopics ?? []), ...parsed.privateTopics]
-  if (parsed.corsOrigins) parsed.corsOrigins = [...(flags.corsOrigins ?? []), ...parsed.corsOrigins]
-  Object.assign(flags, parsed)
-  return takesNext ? i + 1 : i
 }
 
 /** Build the hub the flags describe, and the start-up lines that say what it is. */

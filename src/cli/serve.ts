@@ -23,7 +23,8 @@ import { memoryStore } from '../hub/memory-store.js'
 import { createRuns, type RunsOptions } from '../hub/runs.js'
 import type { Store } from '../hub/store.js'
 import { EXIT_STATUS } from './args.js'
-import { HUB_HELP, type HubFlags, createServeHub, parseHubFlag } from './hub-options.js'
+import { HUB_HELP, createServeHub } from './hub-options.js'
+import { parseServeFlags } from './serve-flags.js'
 
 export interface ServeOptions {
   host?: string
@@ -339,40 +340,12 @@ ${HUB_HELP}
 ${EXIT_STATUS} SIGTERM: a clean stop (0).`
 
 export async function main(argv: string[]): Promise<number | undefined> {
-  let host = '127.0.0.1'
-  let port = 8080
-  const hubFlags: HubFlags = {}
-  let hubArg = -1
-  const runFlags: RunsOptions = {}
-  let runMaxEvents = 10_000
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
-    if (arg === '--help' || arg === '-h') {
-      process.stdout.write(HELP + '\n')
-      return 0
-    }
-    if (arg === '--host') host = argv[++i] ?? ''
-    else if (arg === '--port') port = Number(argv[++i])
-    else if (arg.startsWith('--host=')) host = arg.slice(7)
-    else if (arg.startsWith('--port=')) port = Number(arg.slice(7))
-    else if (arg === '--run-ttl' || arg === '--run-lease' || arg === '--run-max-events') {
-      const n = Number(argv[++i])
-      if (!Number.isInteger(n) || n < 1) {
-        process.stderr.write(`sluice serve: ${arg} needs a positive integer.\n`)
-        return 2
-      }
-      if (arg === '--run-max-events') runMaxEvents = n
-      else runFlags[arg === '--run-ttl' ? 'ttl' : 'lease'] = n
-    } else if ((hubArg = parseHubFlag(argv, i, hubFlags)) !== -1) i = hubArg
-    else {
-      process.stderr.write(`sluice serve: unknown option '${arg}'.\n\n${HELP}\n`)
-      return 2
-    }
+  const flags = parseServeFlags(argv)
+  if (flags.help) {
+    process.stdout.write(HELP + '\n')
+    return 0
   }
-  if (!host || !Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`sluice serve: --host needs an address and --port a number 0-65535.\n`)
-    return 2
-  }
+  const { host, port, hub: hubFlags, runs: runFlags, runMaxEvents } = flags
   const { hub, banner } = await createServeHub(hubFlags)
   // Runs get their own store (same backend), bounded per run by --run-max-events, not --history.
   const runStore = hubFlags.redis
@@ -390,8 +363,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
     process.stdout.write(`sluice serve: ${signal}, shutting down\n`)
     const hard = setTimeout(() => process.exit(1), 5000)
     hard.unref()
+    // Ctrl-C is "interrupted" (130), after the same clean shutdown; SIGTERM is a clean stop (0).
     ;(server ? shutdown(app, server) : app.close()).then(
-      () => process.exit(0),
+      () => process.exit(signal === 'SIGINT' ? 130 : 0),
       () => process.exit(1),
     )
   }

@@ -107,6 +107,8 @@ describe('sluice, the command', { timeout: 120_000 }, () => {
     const cases: Array<[string[], string]> = [
       [['serve', '--jwt-secret', '--anonymous'], '--jwt-secret'],
       [['serve', '--redis', '--history', '5'], '--redis'],
+      [['serve', '--host', '--port', '0'], '--host'],
+      [['serve', '--run-ttl', '--anonymous'], '--run-ttl'],
       [['listen', 'http://127.0.0.1:1/', '-H', '--json'], '-H'],
       [['publish', 'http://127.0.0.1:1', 't', 'd', '--token', '--event'], '--token'],
       [['proxy', '--target', '--quiet'], '--target'],
@@ -122,6 +124,10 @@ describe('sluice, the command', { timeout: 120_000 }, () => {
 
   // Before: `--port abc` blamed --host too; `proxy --target not-a-url` exited 1.
   it('a bad value blames its own flag only, exit 2', async () => {
+    const servePort = await sluice(['serve', '--port', 'abc'])
+    expect(servePort.code).toBe(2)
+    expect(servePort.stderr).toMatch(/^sluice serve: --port needs a whole number, got 'abc'/)
+    expect(servePort.stderr.split('\n')[0]).not.toContain('--host')
     const proxyPort = await sluice(['proxy', '--target', 'http://127.0.0.1:1', '--port', 'abc'])
     expect(proxyPort.code).toBe(2)
     expect(proxyPort.stderr).toMatch(/^sluice proxy: --port needs a whole number/)

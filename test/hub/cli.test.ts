@@ -102,7 +102,7 @@ describe("docs/cli.md's token command", () => {
     } finally {
       await node.stop()
     }
-  })
+  }, 90_000)
 })
 
 describe('sluice serve --jwt-public-key FILE', () => {

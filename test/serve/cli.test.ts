@@ -83,7 +83,8 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
     const other = await startSluice('serve', ['--host', '127.0.0.1'])
     const exited = new Promise<number | null>((resolve) => other.proc.proc.once('exit', resolve))
     other.proc.proc.kill('SIGINT')
-    expect(await exited).toBe(0)
+    // Interrupted: 130, as for every sluice command (issue 16; it was 0, like a clean end).
+    expect(await exited).toBe(130)
     expect(other.proc.output()).toContain('SIGINT, shutting down')
 
     const run = (args: string[]) =>
@@ -111,6 +112,7 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
     const bad = await run(['--port', 'eighty'])
     expect(bad.code).toBe(2)
     expect(bad.out).toContain('--port')
+    expect(bad.out).not.toContain('--host') // it blamed --host too
     // A port already taken: a clear message, exit 1.
     const holder = createServer()
     const heldPort = (await listenLoopback(holder)).port
