@@ -182,7 +182,7 @@ const scenarios: Record<string, (f: Impl, url: string, log: string[]) => Promise
         ctrl.abort()
       },
     })
-    await new Promise((r) => setTimeout(r, 2300))
+    await new Promise((r) => setTimeout(r, 2300)) // a quiet wait: a retry would be logged by now
   },
 }
 

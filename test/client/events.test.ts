@@ -121,7 +121,7 @@ describe('events()', () => {
     const it = events(fx.origin + '/flood', { highWaterMark: 8 })
     const first = await it.next()
     expect(first.done).toBe(false)
-    await new Promise((r) => setTimeout(r, 500)) // consume nothing for a while
+    await new Promise((r) => setTimeout(r, 500)) // consume nothing for a while: the server may not write it all
     await it.return!()
     // Had the client read without bound, all 20 000 events (20 MB) would have been accepted at once.
     expect(done && written === 20_000).toBe(false)

@@ -36,6 +36,13 @@ afterAll(async () => {
   await fx.close()
 })
 
+/**
+ * How long to watch for a request that must not come: a reconnection would
+ * follow within the client's first retry delay (1 s at most, before the
+ * server sends `retry:`). A quiet wait, as an absence has no event to wait on.
+ */
+const NO_RECONNECTION_MS = 1500
+
 function checkRequests(path: string) {
   const hits = fx.hits(path)
   expect(hits).toHaveLength(1) // onclose/onerror abort: nothing more is sent
@@ -59,7 +66,7 @@ describe('the guide options object in Node', () => {
     try {
       const vm = runInNode(fx.origin + '/node/chat')
       await vi.waitFor(() => expect(vm.ctrl.signal.aborted).toBe(true), { timeout: 5000 })
-      await new Promise((r) => setTimeout(r, 200))
+      await new Promise((r) => setTimeout(r, NO_RECONNECTION_MS)) // nothing more may come
       const calls = log.mock.calls.map((c) => c[0])
       expect(calls[0]).toBeInstanceOf(Response) // onopen(event)
       expect(calls.slice(1, 4)).toEqual(
@@ -77,7 +84,7 @@ describe('the guide options object in Node', () => {
     try {
       const vm = runInNode(fx.origin + '/node/broken')
       await vi.waitFor(() => expect(vm.ctrl.signal.aborted).toBe(true), { timeout: 5000 })
-      await new Promise((r) => setTimeout(r, 1500)) // fetch-event-source would have sent another by now
+      await new Promise((r) => setTimeout(r, NO_RECONNECTION_MS)) // fetch-event-source would have sent another by now
       const calls = log.mock.calls.map((c) => c[0])
       expect(calls).toHaveLength(2)
       expect(calls[1]).toMatchObject({ code: 'BAD_STATUS', details: { status: 500 } })
@@ -116,7 +123,7 @@ describeExternal(['chromium'], 'the guide component mounted by Vue in headless C
     consoleLines.length = 0
     await browser.page.evaluate(() => (globalThis as any).mountGuide('/browser/chat'))
     await vi.waitFor(() => expect(consoleLines).toHaveLength(5), { timeout: 5000 })
-    await new Promise((r) => setTimeout(r, 200))
+    await new Promise((r) => setTimeout(r, NO_RECONNECTION_MS)) // nothing more may come
     expect(consoleLines).toEqual([
       'Response 200',
       '{"id":"","event":"","data":"h"}',
@@ -131,7 +138,7 @@ describeExternal(['chromium'], 'the guide component mounted by Vue in headless C
     consoleLines.length = 0
     await browser.page.evaluate(() => (globalThis as any).mountGuide('/browser/broken'))
     await vi.waitFor(() => expect(consoleLines).toHaveLength(2), { timeout: 5000 })
-    await new Promise((r) => setTimeout(r, 1500))
+    await new Promise((r) => setTimeout(r, NO_RECONNECTION_MS)) // nothing more may come
     expect(consoleLines).toEqual(['Response 500', '{"code":"BAD_STATUS","status":500}'])
     checkRequests('/browser/broken')
   })

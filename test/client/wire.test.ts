@@ -13,6 +13,7 @@ import {
   type EventSourceMessage,
 } from '../../src/client/index.js'
 import { freePort } from '../helpers/external.js'
+import { sleep } from '../helpers/wait.js'
 import { type Fixture, sseHead, startFixture } from '../fixtures/sse-server.js'
 
 let fx: Fixture
@@ -23,7 +24,6 @@ afterAll(async () => {
   await fx.close()
 })
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const gaps = (path: string) => {
   const at = fx.hits(path).map((r) => r.at)
   return at.slice(1).map((t, i) => t - at[i])
@@ -45,7 +45,7 @@ describe('status handling', () => {
       onclose: () => void calls.push('close'),
       onerror: () => void calls.push('error'),
     })
-    await sleep(300)
+    await sleep(300) // a bounded quiet wait: no request may follow
     expect(fx.hits(p)).toHaveLength(1)
     expect(calls).toEqual([])
   })
@@ -60,7 +60,7 @@ describe('status handling', () => {
     const err = await fetchEventSource(fx.origin + p, {
       onerror: (e) => void errors.push(e),
     }).catch((e) => e)
-    await sleep(300)
+    await sleep(300) // a bounded quiet wait: no request may follow
     expect(fx.hits(p)).toHaveLength(1)
     expect(err).toBeInstanceOf(SluiceError)
     expect(err.code).toBe('BAD_STATUS')
@@ -77,7 +77,7 @@ describe('status handling', () => {
       res.end('<!doctype html><title>dev server index</title>')
     })
     const err = await fetchEventSource(fx.origin + p, {}).catch((e) => e)
-    await sleep(200)
+    await sleep(200) // a bounded quiet wait: no request may follow
     expect(fx.hits(p)).toHaveLength(1)
     expect(err.code).toBe('BAD_CONTENT_TYPE')
     expect(err.details.contentType).toBe('text/html')
@@ -180,7 +180,7 @@ describe('abort', () => {
       },
       onabort: () => void seen.push('aborted'),
     })
-    await sleep(300)
+    await sleep(300) // a bounded quiet wait: no request may follow
     expect(seen).toEqual(['one', 'aborted'])
     expect(fx.hits(p)).toHaveLength(1)
   })
@@ -199,7 +199,7 @@ describe('abort', () => {
       onretry: () => setTimeout(() => ctrl.abort(), 50),
     })
     expect(Date.now() - started).toBeLessThan(400)
-    await sleep(500)
+    await sleep(500) // a bounded quiet wait: no request may follow
     expect(fx.hits(p)).toHaveLength(1)
   })
 
@@ -217,7 +217,7 @@ describe('abort', () => {
         ctrl.abort()
       },
     })
-    await sleep(200)
+    await sleep(200) // a bounded quiet wait: no request may follow
     expect(fx.hits(p)).toHaveLength(1)
   })
 })

@@ -128,7 +128,7 @@ describeExternal(['chromium'], 'the demo page of sluice serve, in Chromium', () 
     await until(async () => (await answerStatus(page)) === 'stopped', 5000, 'the stopped state')
     await until(() => served.app.chat.aborted > aborted, 5000, 'the server to stop the model')
     const atStop = (await page.locator('#answer').textContent()) ?? ''
-    await page.waitForTimeout(300)
+    await page.waitForTimeout(300) // a bounded quiet wait: no token may follow
     expect(await page.locator('#answer').textContent()).toBe(atStop)
     expect(atStop.length).toBeLessThan(
       tokenize({ message: 'Why is this streaming?', mode: 'words', tokens: 400 }).join('').length,

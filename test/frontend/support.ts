@@ -226,7 +226,7 @@ export async function checkStreamingThrough(
   ])
   if (stream.end !== 'client-gone') throw new Error(`stream ended as ${stream.end}`)
   const sentAtStop = stream.sent
-  await new Promise((r) => setTimeout(r, 300))
+  await new Promise((r) => setTimeout(r, 300)) // a bounded quiet wait: nothing more may be sent
   if (stream.sent !== sentAtStop) throw new Error('the producer kept sending after it stopped')
   const stopMs = (stream.endedAt ?? Date.now()) - closedAt
   const lags = arrivals.map((a) => a.at - a.sentAt)

@@ -70,7 +70,7 @@ describe('sluice/vue in an effect scope', () => {
     expect(chat.status.value).toBe('stopped')
     await until(() => running.app.chat.aborted > aborted, 5000, 'the model to stop')
     const atStop = chat.text.value
-    await new Promise((r) => setTimeout(r, 200))
+    await new Promise((r) => setTimeout(r, 200)) // a bounded quiet wait: no token may follow
     expect(chat.text.value).toBe(atStop)
     scope.stop()
   })

@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createHub, memoryStore } from '../../src/hub/index.js'
 import { openSse } from '../helpers/sse.js'
-import { waitUntil } from '../helpers/wait.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
 import { listenedStore, type ServedHub, serveHub } from './support.js'
 
 let served: ServedHub
@@ -49,15 +49,16 @@ function rawSubscriber(port: number, path: string) {
     }
   })
   const dataLines = () => chunks.join('').match(/^data:.*$/gm) ?? []
-  return { socket, chunks, dataLines }
+  /** The stream's opening writes (retry, then the position: an id-only event) have arrived. */
+  const opened = () => /^id:/m.test(chunks.join(''))
+  return { socket, chunks, dataLines, opened }
 }
 
 it('a burst published in one tick reaches a subscriber as one write', async () => {
   const { hub, port } = served
   const sub = rawSubscriber(port, '/events?topic=burst')
-  await waitUntil(() => hub.metrics.connections === 1 && sub.chunks.length > 0)
-  // Let the stream's opening writes (retry, position) go out first.
-  await new Promise((r) => setTimeout(r, 50))
+  // The stream's opening writes (retry, position) go out first.
+  await waitUntil(() => hub.metrics.connections === 1 && sub.opened())
   try {
     const before = sub.chunks.length
     for (let i = 0; i < 100; i++) void hub.publish('burst', `event ${i}`)
@@ -74,8 +75,7 @@ it('a burst published in one tick reaches a subscriber as one write', async () =
 it('a burst larger than ~16 KiB goes out in writes of about that size, in order', async () => {
   const { hub, port } = served
   const sub = rawSubscriber(port, '/events?topic=big-burst')
-  await waitUntil(() => hub.metrics.connections === 1 && sub.chunks.length > 0)
-  await new Promise((r) => setTimeout(r, 50))
+  await waitUntil(() => hub.metrics.connections === 1 && sub.opened())
   try {
     const before = sub.chunks.length
     const data = (i: number) => `${i}:`.padEnd(1000, 'x')
@@ -151,7 +151,7 @@ it('events gathered in the tick of a store reset go out before its notice, and o
     void own.hub.publish('t', 'before')
     for (const l of listeners) l.onReset?.({ epoch: 'new', previousEpoch: 'old' })
     await sub.waitFor((ev) => ev.some((e) => e.event === 'sluice-reset'))
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50) // a bounded quiet wait: 'once' means no second 'before' trails in
     expect(sub.events.filter((e) => e.data !== '').map((e) => e.event || e.data)).toEqual([
       'before',
       'sluice-reset',

@@ -68,7 +68,7 @@ describeExternal(['chromium'], 'native EventSource in Chromium', () => {
     for (let i = 5; i < 10; i++) ids.push(await hub.publish('room', `m${i}`))
 
     await page.waitForFunction(() => (window as any).got.length >= 10, null, { timeout: 10_000 })
-    await new Promise((r) => setTimeout(r, 200))
+    await new Promise((r) => setTimeout(r, 200)) // a bounded quiet wait: no event may come twice
     const got = (await page.evaluate(() => (window as any).got)) as { id: string; data: string }[]
     expect(got.map((e) => e.data)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`))
     expect(got.map((e) => e.id)).toEqual(ids)

@@ -87,7 +87,7 @@ describeExternal(['redis-server'], 'two sluice serve nodes on one Redis', () => 
       const want = published.filter((p) => topicsOf[s].includes(p.topic)).map((p) => p.id)
       expect(before.length).toBeLessThan(want.length) // the kill did cut it short
       await resumed.waitFor((ev) => before.length + ev.length >= want.length, 20_000)
-      await new Promise((r) => setTimeout(r, 100))
+      await new Promise((r) => setTimeout(r, 100)) // nothing extra trails in
       const got = [...before, ...resumed.events].map((e) => e.id)
       expect(got).toEqual(want)
       resumed.close()

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHub, memoryStore, type Hub } from '../../src/hub/index.js'
 import { openSse } from '../helpers/sse.js'
+import { waitUntil } from '../helpers/wait.js'
 import { publish, type ServedHub, serveHub } from './support.js'
 
 let served: ServedHub
@@ -185,7 +186,8 @@ describe('hub.subscribe (in process)', () => {
         if (got.length === 2) ac.abort()
       }
     })()
-    await new Promise((r) => setTimeout(r, 20))
+    // 'c' is published once the replayed 'b' is in: it comes live.
+    await waitUntil(() => got.length === 1, 5000, 'the replay')
     await h.publish('x', 'c')
     await done
     expect(got).toEqual(['b', 'c'])

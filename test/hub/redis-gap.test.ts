@@ -10,7 +10,7 @@ import { createHub } from '../../src/hub/index.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
 import { openSse, readEvents } from '../helpers/sse.js'
-import { sleep, waitUntil } from '../helpers/wait.js'
+import { waitUntil } from '../helpers/wait.js'
 import { listenedStore, redisStores, serveHub } from './support.js'
 
 type Seen =
@@ -122,9 +122,13 @@ it('a run follower is told RUN_TRUNCATED when its store reports a gap, and the r
       await r.send('after')
     })
     const res = await hub.resume(new Request(`http://app.test/chat/${run.runId}`), run.runId)
-    const reading = readEvents(res)
-    await waitUntil(() => listeners.size > 0)
-    await sleep(50)
+    const arrived: string[] = []
+    const reading = readEvents(res, (e) => {
+      arrived.push(e.event)
+      return false
+    })
+    // The follower is live and has passed 'before' on when the gap comes.
+    await waitUntil(() => listeners.size > 0 && arrived.includes('token'))
     const { seq } = await store.head()
     for (const l of listeners) l.onGap?.({ afterSeq: seq, throughSeq: seq + 1 })
     release()

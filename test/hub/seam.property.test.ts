@@ -137,7 +137,7 @@ function property(
         while (client.got.length < want.length && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 2))
         }
-        await new Promise((r) => setTimeout(r, 5))
+        await new Promise((r) => setTimeout(r, 5)) // a bounded quiet wait: nothing extra trails in
         expect(client.got.map((e) => `${e.topic}:${e.data}`)).toEqual(
           want.map((p) => `${p.topic}:${p.data}`),
         )

@@ -60,13 +60,11 @@ async function stalledSubscriberScenario(served: ServedHub, store: 'memory' | 'r
     Array.from({ length: 100 }, () => openSse(`${base}/events?topic=feed`)),
   )
   const stalled = stalledClient(port, '/events?topic=feed&topic=bulk', 4)
-  await new Promise((r) => setTimeout(r, 100))
+  await waitUntil(() => hub.metrics.connections === 101, 5000, 'the stalled client subscribed')
   const bulk = 'b'.repeat(20 * 1024)
   const ids: { id: string; topic: string }[] = []
   for (let i = 0; i < 4; i++) ids.push({ id: await hub.publish('feed', `warm${i}`), topic: 'feed' })
-  const until = Date.now() + 5000
-  while (stalled.events.length < 4 && Date.now() < until)
-    await new Promise((r) => setTimeout(r, 10))
+  await waitUntil(() => stalled.events.length >= 4, 5000, 'the stalled client reading 4 events')
   let cutAt = -1
   for (let i = 0; i < 600; i++) {
     ids.push({ id: await hub.publish('feed', `f${i}`), topic: 'feed' })

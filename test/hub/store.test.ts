@@ -76,7 +76,7 @@ function contract(name: string, make: (maxLength: number) => Promise<Store>) {
           if (n % 10 === 0) await new Promise((r) => setImmediate(r))
         }
       })()
-      await new Promise((r) => setTimeout(r, 5))
+      await waitUntil(() => n >= 10, 5000, 'the writer to be under way')
       const live: StoredEvent[] = []
       const unwatch = await Promise.all([
         store.watch('s', { onEvent: (e) => live.push(e) }),
@@ -202,20 +202,27 @@ describeExternal(['redis-server'], 'redisStore', () => {
   it('a topic watched while the read loop is blocked is read at once (CLIENT UNBLOCK)', async () => {
     const store = await redisStore({ url: redis.url, prefix: 'unblock:', blockMs: 10_000 })
     await store.watch('first', { onEvent: () => {} })
-    await new Promise((r) => setTimeout(r, 100)) // the loop is now blocked for up to 10 s
+    // The loop is now blocked for up to 10 s (its XREAD BLOCK is in Redis).
+    const admin = new Redis(redis.url)
+    await waitUntil(
+      async () => /^blocked_clients:[1-9]/m.test(String(await admin.call('INFO', 'clients'))),
+      5000,
+      'the blocking XREAD',
+    )
+    admin.disconnect()
     const seen: number[] = []
     await store.watch('second', { onEvent: () => seen.push(Date.now()) })
     const sent = Date.now()
     await store.append('second', { data: 'x' })
-    await waitUntil(() => seen.length === 1, 3000) // well under blockMs
-    expect(seen[0] - sent).toBeLessThan(3000)
+    await waitUntil(() => seen.length === 1, 15_000) // past blockMs: the bound is the next line's
+    expect(seen[0] - sent).toBeLessThan(3000) // well under blockMs
     await store.close()
   })
 
   it('drops events older than maxAge (Redis clock) and says so', async () => {
     const store = await redisStore({ url: redis.url, prefix: 'age:', maxAge: 300 })
     const old = await store.append('t', { data: 'old' })
-    await new Promise((r) => setTimeout(r, 400))
+    await new Promise((r) => setTimeout(r, 400)) // time passes: 'old' ages past maxAge
     await store.append('t', { data: 'new' })
     const r = await store.read(['t'], old.seq - 1)
     expect(r.events.map((e) => e.data)).toEqual(['new'])

@@ -11,6 +11,7 @@ import { afterEach, expect, it } from 'vitest'
 import { createHub, memoryStore } from '../../src/hub/index.js'
 import type { Store } from '../../src/hub/store.js'
 import { openSse, type SseConnection } from '../helpers/sse.js'
+import { waitUntil } from '../helpers/wait.js'
 import { serveHub, type ServedHub } from './support.js'
 
 setFlagsFromString('--expose-gc')
@@ -90,9 +91,7 @@ it('one subscriber object per connection: it leaves its feeds when the client go
   // The client of topics a and b goes: topic a has no subscriber left, b keeps one.
   a.close()
   await a.ended
-  for (let i = 0; i < 200 && hub.metrics.connections > 1; i++) {
-    await new Promise((r) => setTimeout(r, 10))
-  }
+  await waitUntil(() => hub.metrics.connections <= 1, 2000, 'the hub to see the client go')
   expect(hub.metrics.connections).toBe(1)
   expect(hub.metrics.topicsWatched).toBe(1)
 

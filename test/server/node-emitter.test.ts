@@ -278,7 +278,7 @@ describe('how a stream ends', () => {
     const reader = res.body!.getReader()
     await reader.read()
     controller.abort()
-    stoppedAfter = await waitUntil(() => stream.signal.aborted, 1000)
+    stoppedAfter = await waitUntil(() => stream.signal.aborted, 5000, 'the disconnect')
     expect(stoppedAfter).toBeLessThan(1000)
     expect(stream.signal.reason).toBeInstanceOf(StreamClosedError)
     expect((stream.signal.reason as StreamClosedError).reason).toBe('disconnect')
@@ -286,7 +286,7 @@ describe('how a stream ends', () => {
     // Leaving is the client's right, not a server error.
     expect(errors).toEqual([])
     const sentAtAbort = sent
-    await sleep(150)
+    await sleep(150) // a bounded quiet wait: nothing more may be sent
     expect(sent).toBe(sentAtAbort)
   })
 
@@ -318,7 +318,7 @@ describe('how a stream ends', () => {
     })
     await readWire(url)
     stream.onCompletion((r) => calls.push(`late:${r}`))
-    await sleep(10)
+    await waitUntil(() => calls.includes('late:complete'), 5000, 'the late listener')
     expect(calls).toEqual(['a:complete', 'b:complete', 'late:complete'])
   })
 })
@@ -397,7 +397,7 @@ describe('heartbeats behind a backlog', () => {
     }
     expect(stream.bufferedBytes).toBeGreaterThan(0)
     const before = streamStats.heartbeats
-    await sleep(300)
+    await sleep(300) // a bounded quiet wait (7 heartbeat intervals): no heartbeat may be queued
     expect(stream.bufferedBytes).toBeGreaterThan(0)
     expect(streamStats.heartbeats).toBe(before)
     socket.destroy()
@@ -450,7 +450,7 @@ describe('backpressure and slow consumers', () => {
       await sleep(150)
     }
     const stalledAt = sent
-    await sleep(400)
+    await sleep(400) // a bounded quiet wait: the stalled producer may not move on
     expect(sent).toBe(stalledAt)
     expect(sent).toBeLessThan(4000)
     expect(stream.isClosed).toBe(false)

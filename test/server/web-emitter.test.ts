@@ -11,7 +11,7 @@ import {
   type StreamClosedError,
 } from '../../src/server/index.js'
 import { readEvents } from '../helpers/sse.js'
-import { sleep, waitUntil } from '../helpers/wait.js'
+import { waitUntil } from '../helpers/wait.js'
 
 describe('eventStreamResponse', () => {
   it('carries the event-stream headers and what the producer sends', async () => {
@@ -55,7 +55,8 @@ describe('eventStreamResponse', () => {
     const sends: Promise<void>[] = []
     for (let i = 0; i < 40; i++)
       sends.push(stream.send({ id: String(i), data: chunk }).then(() => void settled++))
-    await sleep(20)
+    // The sends under the high-water mark settle; had none waited, all 40 would have by then.
+    await waitUntil(() => settled > 0, 5000, 'the first sends to settle')
     // 40 KiB queued against a 16 KiB high-water mark: the later sends wait for the reader.
     expect(settled).toBeLessThan(40)
     expect(stream.bufferedBytes).toBeGreaterThan(16 * 1024)
