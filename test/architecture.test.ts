@@ -28,7 +28,6 @@ const PENDING = {
   cycles: ['hub/http.ts <-> hub/hub.ts <-> hub/subscription.ts'],
   files: ['hub/hub.ts', 'hub/redis-store.ts', 'hub/runs.ts', 'protocol/parser.ts'],
   functions: [
-    'cli/listen.ts:main',
     'cli/serve.ts:createServeApp',
     'client/connection.ts:runEventStream',
     'client/events.ts:events',

@@ -59,46 +59,19 @@ const C = {
   off: '\x1b[0m',
 }
 
+type Colour = keyof typeof C
+type Options = Exclude<ReturnType<typeof parse>, { help: true }>
+
 export async function main(argv: string[]): Promise<number> {
   const o = parse(argv)
   if (o.help) {
     process.stdout.write(HELP + '\n')
     return 0
   }
-  const tty = process.stdout.isTTY === true
-  const stateTty = process.stderr.isTTY === true
-  const paint = (c: keyof typeof C, s: string) => (tty ? C[c] + s + C.off : s)
-  /** The connection's state: on a terminal only (piped stderr stays quiet while all is well). */
-  const state = (c: keyof typeof C, s: string) => {
-    if (stateTty) process.stderr.write(C[c] + '* ' + s + C.off + '\n')
-  }
-  /** A retry or an error: always, coloured on a terminal. */
-  const report = (c: keyof typeof C, s: string) => {
-    process.stderr.write(stateTty ? C[c] + '* ' + s + C.off + '\n' : `sluice listen: ${s}\n`)
-  }
-
+  const out = output(o)
   const ctrl = new AbortController()
-  let exit = 0
-  let timer: ReturnType<typeof setTimeout> | undefined
-  if (o.timeout !== undefined) {
-    timer = setTimeout(() => {
-      exit = 124
-      report('red', `no clean end within ${o.timeout} s (--timeout); giving up.`)
-      ctrl.abort()
-    }, o.timeout * 1000)
-  }
-  const onSigint = () => {
-    exit = 130
-    ctrl.abort()
-  }
-  process.once('SIGINT', onSigint)
-  // `sluice listen URL | head -3`: the reader left, so stop listening, quietly.
-  const onStdoutError = (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err
-    ctrl.abort()
-  }
-  process.stdout.on('error', onStdoutError)
-
+  const run = { exit: 0 }
+  const release = watch(o, ctrl, run, out.report)
   let count = 0
   /** Count one event; at --max-events, stop. False once stopped (the event is not shown). */
   const counted = (): boolean => {
@@ -106,22 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     if (o.maxEvents !== undefined && ++count >= o.maxEvents) ctrl.abort()
     return true
   }
-  const print = (ev: EventSourceMessage) => {
-    if (process.stdout.destroyed) return
-    if (o.json) {
-      process.stdout.write(
-        JSON.stringify({ event: ev.event || 'message', id: ev.id, data: ev.data }) + '\n',
-      )
-    } else if (tty) {
-      const head =
-        paint('cyan', ev.event || 'message') + (ev.id ? ' ' + paint('dim', '#' + ev.id) : '')
-      process.stdout.write(head + ' ' + ev.data + '\n')
-    } else {
-      process.stdout.write(ev.data + '\n')
-    }
-  }
-
-  state('dim', `connecting to ${o.url}`)
+  out.state('dim', `connecting to ${o.url}`)
   try {
     await fetchEventSource(o.url, {
       method: o.method,
@@ -132,32 +90,93 @@ export async function main(argv: string[]): Promise<number> {
       reconnectOnEnd: o.follow ?? false,
       retry: o.noRetry ? { maxRetries: 0 } : undefined,
       fetch: o.raw ? rawFetch(counted, ctrl.signal) : undefined,
-      onopen: async (res) => opened(res, state),
+      onopen: async (res) => opened(res, out.state),
       onmessage: (ev) => {
-        if (!o.raw && counted()) print(ev)
+        if (!o.raw && counted()) out.print(ev)
       },
       onretry: (r) => {
         const why = r.error === undefined ? 'the stream ended' : describeError(r.error)
-        report(
-          'yellow',
-          `retrying in ${(r.delay / 1000).toFixed(1)} s (attempt ${r.attempt}): ${why}`,
-        )
+        const delay = (r.delay / 1000).toFixed(1)
+        out.report('yellow', `retrying in ${delay} s (attempt ${r.attempt}): ${why}`)
       },
-      onclose: () => state('dim', 'the server ended the stream'),
+      onclose: () => out.state('dim', 'the server ended the stream'),
     })
   } catch (err) {
-    report('red', describeError(err))
-    exit = 1
+    out.report('red', describeError(err))
+    run.exit = 1
   } finally {
+    release()
+  }
+  return run.exit
+}
+
+/** Where events, the connection state and the reports go, coloured on a terminal. */
+function output(o: Options) {
+  const tty = process.stdout.isTTY === true
+  const stateTty = process.stderr.isTTY === true
+  const paint = (c: Colour, s: string) => (tty ? C[c] + s + C.off : s)
+  return {
+    /** The connection's state: on a terminal only (piped stderr stays quiet while all is well). */
+    state(c: Colour, s: string) {
+      if (stateTty) process.stderr.write(C[c] + '* ' + s + C.off + '\n')
+    },
+    /** A retry or an error: always, coloured on a terminal. */
+    report(c: Colour, s: string) {
+      process.stderr.write(stateTty ? C[c] + '* ' + s + C.off + '\n' : `sluice listen: ${s}\n`)
+    },
+    print(ev: EventSourceMessage) {
+      if (process.stdout.destroyed) return
+      if (o.json) {
+        const line = { event: ev.event || 'message', id: ev.id, data: ev.data }
+        process.stdout.write(JSON.stringify(line) + '\n')
+      } else if (tty) {
+        const head =
+          paint('cyan', ev.event || 'message') + (ev.id ? ' ' + paint('dim', '#' + ev.id) : '')
+        process.stdout.write(head + ' ' + ev.data + '\n')
+      } else {
+        process.stdout.write(ev.data + '\n')
+      }
+    },
+  }
+}
+
+/**
+ * What stops the listening besides the stream: --timeout (124), Ctrl-C (130),
+ * a reader that left (`| head -3`: quietly, 0). Returns the cleanup.
+ */
+function watch(
+  o: Options,
+  ctrl: AbortController,
+  run: { exit: number },
+  report: (c: Colour, s: string) => void,
+): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  if (o.timeout !== undefined) {
+    timer = setTimeout(() => {
+      run.exit = 124
+      report('red', `no clean end within ${o.timeout} s (--timeout); giving up.`)
+      ctrl.abort()
+    }, o.timeout * 1000)
+  }
+  const onSigint = () => {
+    run.exit = 130
+    ctrl.abort()
+  }
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    ctrl.abort()
+  }
+  process.once('SIGINT', onSigint)
+  process.stdout.on('error', onStdoutError)
+  return () => {
     if (timer) clearTimeout(timer)
     process.removeListener('SIGINT', onSigint)
     process.stdout.removeListener('error', onStdoutError)
   }
-  return exit
 }
 
 /** The answer's state line: green "open" only for an event stream, red otherwise. */
-function opened(res: Response, state: (c: keyof typeof C, s: string) => void): void {
+function opened(res: Response, state: (c: Colour, s: string) => void): void {
   const type = res.headers.get('content-type') ?? ''
   if (res.status === 200 && /^text\/event-stream\b/i.test(type)) {
     state('green', `open: ${res.status} ${type}`)

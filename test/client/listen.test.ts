@@ -21,7 +21,23 @@ interface Run {
   stderr: string
 }
 
-function listen(args: string[], opts: { pty?: boolean } = {}): Promise<Run> {
+/** At most this many listen processes at once: each loads tsx, and the machine is shared. */
+const PARALLEL = 4
+let running = 0
+const waiting: Array<() => void> = []
+
+async function listen(args: string[], opts: { pty?: boolean } = {}): Promise<Run> {
+  if (running >= PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve))
+  running++
+  try {
+    return await spawnListen(args, opts)
+  } finally {
+    running--
+    waiting.shift()?.()
+  }
+}
+
+function spawnListen(args: string[], opts: { pty?: boolean }): Promise<Run> {
   const argv = ['--import', 'tsx', MAIN, 'listen', ...args]
   const child = opts.pty
     ? spawn(
@@ -38,7 +54,8 @@ function listen(args: string[], opts: { pty?: boolean } = {}): Promise<Run> {
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
-  const kill = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  // A bound, not a measure: generous for a loaded machine.
+  const kill = setTimeout(() => child.kill('SIGKILL'), 60_000)
   return new Promise((resolve) =>
     child.on('close', (code) => {
       clearTimeout(kill)
@@ -83,6 +100,11 @@ beforeAll(async () => {
     res.writeHead(503)
     res.end()
   })
+  // Its own 503 route: the --no-retry test counts the requests to /busy.
+  fx.route('/unavailable', (_req, res) => {
+    res.writeHead(503)
+    res.end()
+  })
   fx.route('/broken', (_req, res) => {
     res.writeHead(500, { 'content-type': 'text/plain' })
     res.end('database down')
@@ -100,7 +122,7 @@ afterAll(async () => {
 })
 
 // Each case is its own process on its own route: run them side by side.
-describe.concurrent('sluice listen', () => {
+describe.concurrent('sluice listen', { timeout: 120_000 }, () => {
   it('piped: prints only the events (data), exit 0 on a clean end', async () => {
     const r = await listen([fx.origin + '/stream'])
     expect(r).toEqual({ code: 0, stdout: 'Hel\nline one\nline two\n', stderr: '' })
@@ -206,7 +228,7 @@ describe.concurrent('sluice listen', () => {
   })
 
   it('piped, a 5xx: each retry says the status on stderr', async () => {
-    const r = await listen(['--timeout', '2', fx.origin + '/busy'])
+    const r = await listen(['--timeout', '2', fx.origin + '/unavailable'])
     expect(r.code).toBe(124)
     expect(r.stderr).toMatch(/^sluice listen: retrying in .*503/m)
   })
