@@ -215,7 +215,7 @@ describe('node:http', () => {
         await waitUntil(() => signals[0].aborted, 1000, 'the producer stopping')
         expect(h.runs.active).toBe(0)
       } else {
-        await sleep(300)
+        await sleep(300) // a bounded quiet wait: no abort may come
         expect(signals[0].aborted).toBe(false)
         expect(h.runs.active).toBe(1)
       }
@@ -226,9 +226,13 @@ describe('node:http', () => {
     const h = createHub()
     const { url, signals } = await serve(h, false)
     const res = await fetch(`${url}/ask`, { method: 'POST' })
-    const reading = readEvents(res)
-    await waitUntil(() => signals.length === 1)
-    await sleep(50)
+    const arrived: string[] = []
+    const reading = readEvents(res, (e) => {
+      arrived.push(e.event)
+      return false
+    })
+    // The hub closes under a run that is under way: its first token is out.
+    await waitUntil(() => signals.length === 1 && arrived.includes('token'))
     await h.close()
     const evs = await reading
     expect(evs.at(-1)!.event).toBe('done')
@@ -251,11 +255,18 @@ describe('memory: finished runs expire after their TTL', () => {
     const store = memoryStore()
     const h = hub({ store, runs: { ttl: 300 } })
     const N = 10_000
-    // Warm up (JIT, pools), then take the baseline.
-    await Promise.all(
-      Array.from({ length: 50 }, async () => (await h.runs.start(async function* () {})).ended),
+    /** Whether every run of `ids` has expired from the store. */
+    const expired = async (ids: string[]) =>
+      (await Promise.all(ids.map((id) => store.info(runTopic(id))))).every((i) => i === null)
+    // Warm up (JIT, pools), then take the baseline once the warm-up runs have expired.
+    const warm = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const run = await h.runs.start(async function* () {})
+        await run.ended
+        return run.runId
+      }),
     )
-    await sleep(400)
+    await waitUntil(() => expired(warm), 5000, 'the warm-up runs to expire')
     const baseline = heapAfterGc()
     const ids = await pool(
       Array.from({ length: N }, (_, i) => i),
@@ -273,9 +284,8 @@ describe('memory: finished runs expire after their TTL', () => {
     expect(await store.info(runTopic(ids[0]))).not.toBeNull()
     expect(await store.info(runTopic(ids[N - 1]))).not.toBeNull()
     expect(h.runs.active).toBe(0)
-    await sleep(400)
-    const infos = await Promise.all(ids.map((id) => store.info(runTopic(id))))
-    expect(infos.every((i) => i === null)).toBe(true)
+    await sleep(400) // time passes: the TTL (300 ms) and a margin
+    expect(await expired(ids)).toBe(true)
     const after = heapAfterGc()
     const mb = (n: number) => (n / 1048576).toFixed(1)
     console.info(
@@ -324,8 +334,13 @@ describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
         }
       })
       const res = await b.resume(new Request(`http://node-b.test/chat/${run.runId}`), run.runId)
-      const reading = readEvents(res)
-      await sleep(300)
+      let tokens = 0
+      const reading = readEvents(res, (e) => {
+        if (e.event === 'token') tokens++
+        return false
+      })
+      // The follower is following: tokens have come through Redis.
+      await waitUntil(() => tokens >= 3, 5000, 'tokens through Redis')
       const t0 = Date.now()
       redis.proc.proc.kill('SIGKILL')
       const evs = await reading
