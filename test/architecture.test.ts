@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import {
   cycles,
   importGraph,
+  judge,
   layerViolations,
   longFiles,
   longFunctions,
@@ -41,17 +42,6 @@ const PENDING = {
     'protocol/parser.ts:Parser.line',
   ],
   layers: [] as string[],
-}
-
-const key = (finding: string): string => finding.replace(/ \(\d+ lines\)$/, '')
-
-/** Findings not excused, and excuses that no longer find anything. */
-function judge(findings: string[], excused: string[]): { new: string[]; stale: string[] } {
-  const keys = findings.map(key)
-  return {
-    new: findings.filter((f) => !excused.includes(key(f))),
-    stale: excused.filter((e) => !keys.includes(e)),
-  }
 }
 
 const files = readSources(SRC)
@@ -115,6 +105,14 @@ describe('the checker itself', () => {
       'hub/h.ts -> cli/main.ts (hub/ may not import cli/)',
       'protocol/p.ts -> hub/h.ts (protocol/ may not import hub/)',
     ])
+  })
+
+  it('tells new findings from excused ones, and excuses that no longer find anything', () => {
+    const found = ['x/a.ts:f (90 lines)', 'x/b.ts:g (81 lines)']
+    expect(judge(found, ['x/a.ts:f', 'x/c.ts:h'])).toEqual({
+      new: ['x/b.ts:g (81 lines)'],
+      stale: ['x/c.ts:h'],
+    })
   })
 
   it('measures files and named functions, methods and arrows', () => {

@@ -210,4 +210,18 @@ export function layerViolations(graph: Map<string, string[]>): string[] {
   return out.sort()
 }
 
+const key = (finding: string): string => finding.replace(/ \(\d+ lines\)$/, '')
+
+/**
+ * Findings not excused (`new`), and excuses that no longer find anything
+ * (`stale`): an excuse names a finding without its `(N lines)`.
+ */
+export function judge(findings: string[], excused: string[]): { new: string[]; stale: string[] } {
+  const keys = findings.map(key)
+  return {
+    new: findings.filter((f) => !excused.includes(key(f))),
+    stale: excused.filter((e) => !keys.includes(e)),
+  }
+}
+
 export const SRC = resolve(dirname(new URL(import.meta.url).pathname), '../../src')
