@@ -52,16 +52,31 @@ export interface Authorizer {
   ): Promise<void>
 }
 
-/** `*` matches any run of characters; everything else is literal. */
+/**
+ * `*` matches any run of characters (`/` included); everything else is
+ * literal. Linear in the topic's length whatever the pattern: the parts
+ * between stars are found left to right with indexOf, the first anchored at
+ * the start and the last at the end (a glob of `*` alone never needs to
+ * backtrack, so the leftmost match of each part is always right).
+ */
 export function matchTopic(selector: string, topic: string): boolean {
   if (selector === '*') return true
   if (selector.indexOf('*') === -1) return selector === topic
-  const re = new RegExp('^' + selector.split('*').map(escapeRegExp).join('.*') + '$', 's')
-  return re.test(topic)
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const parts = selector.split('*')
+  const first = parts[0] as string
+  const last = parts[parts.length - 1] as string
+  if (topic.length < first.length + last.length) return false
+  if (!topic.startsWith(first) || !topic.endsWith(last)) return false
+  let at = first.length
+  const end = topic.length - last.length
+  for (let i = 1; i < parts.length - 1; i++) {
+    const part = parts[i] as string
+    if (part === '') continue
+    const found = topic.indexOf(part, at)
+    if (found === -1 || found + part.length > end) return false
+    at = found + part.length
+  }
+  return true
 }
 
 function unauthorized(message: string): SluiceError {
@@ -85,7 +100,12 @@ export function findToken(from: TokenSource, cookieName: string): string | null 
       const eq = part.indexOf('=')
       if (eq !== -1 && part.slice(0, eq).trim() === cookieName) {
         const v = part.slice(eq + 1).trim()
-        if (v) return decodeURIComponent(v)
+        if (!v) continue
+        try {
+          return decodeURIComponent(v)
+        } catch {
+          throw unauthorized(`The ${cookieName} cookie is not a valid token (bad % encoding).`)
+        }
       }
     }
   }

@@ -5,7 +5,11 @@
  */
 
 export interface CorsOptions {
-  /** Allowed origins (`https://app.example`), or `'*'` for any (reflected, so credentials still work). */
+  /**
+   * Allowed origins (`https://app.example`), or `'*'` for any. `*` is answered
+   * as `*`, never with credentials: any site may read public topics, and no
+   * site's request carries the user's cookie to the hub (the hub ignores it).
+   */
   origins: readonly string[] | '*'
   /** Send `Access-Control-Allow-Credentials: true` (default true). */
   credentials?: boolean
@@ -26,6 +30,9 @@ export function corsHeaders(
   origin: string | null | undefined,
 ): Record<string, string> {
   if (!cors || !origin || !originAllowed(cors, origin)) return {}
+  if (cors.origins === '*') {
+    return { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED_HEADERS }
+  }
   const h: Record<string, string> = {
     'access-control-allow-origin': origin,
     'access-control-expose-headers': EXPOSED_HEADERS,
@@ -47,4 +54,32 @@ export function preflightHeaders(
     'access-control-allow-headers': ALLOWED_HEADERS,
     'access-control-max-age': String(cors.maxAge ?? 600),
   }
+}
+
+/** Whether `origin` is the hub's own (a page served from `host`). */
+export function sameOrigin(origin: string, host: string): boolean {
+  try {
+    return new URL(origin).host === host
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether the browser's cookie may speak for a request: no Origin (not a
+ * browser's cross-site request), the hub's own origin, or an origin listed by
+ * name in `cors.origins`; never for `*`, which any site matches.
+ */
+export function cookieAllowed(
+  cors: CorsOptions | undefined,
+  origin: string | null,
+  host: string,
+): boolean {
+  if (origin === null || sameOrigin(origin, host)) return true
+  return Array.isArray(cors?.origins) && (cors.origins as readonly string[]).includes(origin)
+}
+
+/** `application/json` or `application/*+json`, parameters allowed. */
+export function isJsonType(contentType: string | null): boolean {
+  return /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType ?? '')
 }

@@ -22,9 +22,17 @@ import { discardBody, readBody, sendJsonError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { createWebEventStream } from '../server/web.js'
 import type { TokenSource } from './auth.js'
-import { corsHeaders, originAllowed, preflightHeaders } from './cors.js'
-import type { Hub, OpenedSubscription } from './hub.js'
+import {
+  cookieAllowed,
+  corsHeaders,
+  isJsonType,
+  originAllowed,
+  preflightHeaders,
+  sameOrigin,
+} from './cors.js'
+import { checkTopic, type Hub, type OpenedSubscription } from './hub.js'
 import type { RefusedReason } from './metrics.js'
+import { parsePublishBody } from './publish-body.js'
 import type { StoredEvent } from './store.js'
 import { type HubEvent, Member, type SubscriptionOutput } from './subscription.js'
 
@@ -63,12 +71,20 @@ const REFUSED: Record<string, RefusedReason> = {
   CORS_REFUSED: 'cors',
 }
 
-function tokenSource(req: HubRequest): TokenSource {
+const hostOf = (req: HubRequest): string => req.header('host') ?? req.url.host
+
+function tokenSource(hub: Hub, req: HubRequest): TokenSource {
+  const allowed = cookieAllowed(hub.options.cors, req.header('origin'), hostOf(req))
   return {
     authorization: req.header('authorization'),
-    cookie: req.header('cookie'),
+    cookie: allowed ? req.header('cookie') : null,
     accessToken: req.url.searchParams.get('access_token'),
   }
+}
+
+/** A token only the cookie carries (no Authorization header, no access_token). */
+function cookieOnly(from: TokenSource): boolean {
+  return !from.authorization && !from.accessToken && !!from.cookie
 }
 
 function errorAnswer(hub: Hub, err: unknown, headers: Record<string, string>): Answer {
@@ -142,58 +158,45 @@ async function publish(
 ): Promise<Answer> {
   const cors = hub.options.cors
   const origin = req.header('origin')
-  // A browser on another site must not publish with the user's cookie.
-  if (cors && origin && !originAllowed(cors, origin)) {
-    throw new SluiceError('CORS_REFUSED', `Origin ${origin} may not publish here.`, {
-      status: 403,
-    })
-  }
-  const text = await req.text(hub.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)
-  let body: any
-  try {
-    body = JSON.parse(text)
-  } catch (cause) {
+  // A page on another site publishes only from an origin --cors-origin allows.
+  if (origin && !sameOrigin(origin, hostOf(req)) && !(cors && originAllowed(cors, origin))) {
     throw new SluiceError(
-      'INVALID_JSON',
-      `The body is not valid JSON (${(cause as Error).message}); send {"topic":"news","data":"hello"}.`,
-      { status: 400 },
+      'CORS_REFUSED',
+      `Origin ${origin} may not publish here; allow it with --cors-origin.`,
+      { status: 403 },
     )
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new SluiceError('BAD_REQUEST', 'Send a JSON object: {"topic":"news","data":"hello"}.', {
-      status: 400,
-    })
+  const from = tokenSource(hub, req)
+  // CSRF: a form or a "simple" fetch can send the cookie with a text body and
+  // no preflight; a publish the cookie authorizes must be JSON.
+  if (cookieOnly(from) && !isJsonType(req.header('content-type'))) {
+    throw new SluiceError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'A publish authorized by the cookie must be sent as Content-Type: application/json.',
+      { status: 415 },
+    )
   }
-  if (body.topic === undefined) {
-    throw new SluiceError('BAD_REQUEST', 'The body needs a "topic" (a string).', { status: 400 })
-  }
-  if (body.data === undefined) {
-    throw new SluiceError('BAD_REQUEST', 'The body needs "data" (a string or any JSON value).', {
-      status: 400,
-    })
-  }
-  if (body.event !== undefined && typeof body.event !== 'string') {
-    throw new SluiceError('BAD_REQUEST', '"event" must be a string.', { status: 400 })
-  }
-  const topic = body.topic
-  if (typeof topic !== 'string') {
-    throw new SluiceError('BAD_REQUEST', '"topic" must be a string.', { status: 400 })
-  }
+  const text = await req.text(hub.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)
+  const { topic, data, event } = parsePublishBody(text)
   const auth = await hub.authorizer
-  await auth.check('publish', [topic], tokenSource(req))
-  const id = await hub.publish(topic, body.data, body.event ? { event: body.event } : {})
+  await auth.check('publish', [topic], from)
+  const id = await hub.publish(topic, data, event ? { event } : {})
   return { kind: 'json', status: 200, body: { id }, headers }
 }
 
 async function events(hub: Hub, req: HubRequest, headers: Record<string, string>): Promise<Answer> {
   const topics = req.url.searchParams.getAll('topic')
-  if (topics.length === 0) {
-    throw new SluiceError('BAD_REQUEST', 'Name at least one topic: /events?topic=news.', {
+  const max = hub.options.maxTopics ?? 64
+  // Counted and checked before any is matched against the auth patterns.
+  if (topics.length === 0 || new Set(topics).size > max) {
+    throw new SluiceError('BAD_REQUEST', `Subscribe to 1-${max} topics: /events?topic=a&topic=b.`, {
       status: 400,
+      count: topics.length,
     })
   }
+  for (const t of topics) checkTopic(t)
   const auth = await hub.authorizer
-  await auth.check('subscribe', topics, tokenSource(req))
+  await auth.check('subscribe', topics, tokenSource(hub, req))
   const lastEventId = req.header('last-event-id') || req.url.searchParams.get('lastEventId') || ''
   const opened = await hub.open(topics, lastEventId, new StreamSubscriber(hub))
   const h = { ...headers }

@@ -130,6 +130,20 @@ function encodeBatch(events: readonly StoredEvent[]): { each: Uint8Array[]; join
 }
 
 /** A topic is 1-256 characters without control characters. */
+/** JSON text of published data; cyclic or too deeply nested data is a 400, not a crash. */
+function jsonOf(data: unknown): string | undefined {
+  try {
+    return JSON.stringify(data)
+  } catch (cause) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `\`data\` cannot be sent as JSON (${cause instanceof RangeError ? 'nested too deeply' : 'it contains a cycle'}).`,
+      { status: 400 },
+      { cause },
+    )
+  }
+}
+
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
     throw new SluiceError(
@@ -190,7 +204,7 @@ export class Hub {
   /** Append an event to a topic; resolves with its id. Objects are sent as JSON. */
   async publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<string> {
     checkTopic(topic)
-    const text = typeof data === 'string' ? data : JSON.stringify(data)
+    const text = typeof data === 'string' ? data : jsonOf(data)
     if (text === undefined) {
       throw new SluiceError('BAD_REQUEST', '`data` has no JSON form (undefined or a function).', {
         status: 400,
@@ -201,6 +215,13 @@ export class Hub {
       throw new SluiceError('BAD_REQUEST', '`event` must be a string without CR or LF.', {
         status: 400,
       })
+    }
+    if (event?.startsWith('sluice-')) {
+      throw new SluiceError(
+        'BAD_REQUEST',
+        '`event` names starting with sluice- are reserved for the hub and runs (sluice-reset, sluice-truncated...).',
+        { status: 400, event },
+      )
     }
     const stored = await this.store.append(topic, event ? { data: text, event } : { data: text })
     this.metrics.published++

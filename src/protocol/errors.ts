@@ -34,6 +34,7 @@ export type SluiceErrorCode =
   | 'HISTORY_RESET'
   | 'STORE_ERROR'
   | 'CORS_REFUSED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
   | 'MISSING_DEPENDENCY'
   // resumable runs
   | 'RUN_NOT_FOUND'

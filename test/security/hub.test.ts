@@ -1,0 +1,180 @@
+/**
+ * Issue 17's findings on the hub, each as the request a stranger would send
+ * (rows 4, 5, 6, 11, 15 of its table). Each failed before its fix.
+ */
+import { SignJWT } from 'jose'
+import { afterEach, describe, expect, it } from 'vitest'
+import { matchTopic } from '../../src/hub/auth.js'
+import { createHub, type Hub } from '../../src/hub/index.js'
+
+const SECRET = 'a-long-enough-test-secret-of-32-bytes!'
+let hub: Hub | undefined
+afterEach(async () => {
+  await hub?.close()
+  hub = undefined
+})
+
+async function token(claims: Record<string, unknown>): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(SECRET))
+}
+
+function call(h: Hub, path: string, init: RequestInit = {}): Promise<Response> {
+  return (h.handler() as (r: Request) => Promise<Response>)(
+    new Request(`http://hub.test${path}`, init),
+  )
+}
+
+describe('row 4: topic patterns match in linear time', () => {
+  it('a pattern of many * against a topic of many / answers at once', () => {
+    const topic = '/'.repeat(255)
+    const t0 = performance.now()
+    expect(matchTopic('*/*/*/*/*/*/*/*/x', topic)).toBe(false)
+    expect(matchTopic('*/*/*/*/*/x', `${topic}x`)).toBe(true)
+    // Liveness bound: the backtracking regex took 86.7 s on the first of these.
+    expect(performance.now() - t0).toBeLessThan(1000)
+  })
+
+  it('still matches as before: literal, prefix, suffix, middle, several stars', () => {
+    const cases: Array<[string, string, boolean]> = [
+      ['news', 'news', true],
+      ['news', 'news2', false],
+      ['orders/*', 'orders/42', true],
+      ['orders/*', 'orders/', true],
+      ['orders/*', 'order/42', false],
+      ['*/status', 'devices/1/status', true],
+      ['devices/*/status', 'devices/a/b/status', true],
+      ['devices/*/status', 'devices/status', false],
+      ['a*b*c', 'abc', true],
+      ['a*b*c', 'aXbYbZc', true],
+      ['a*b*c', 'acb', false],
+      ['*', '', true],
+      ['a.b', 'aXb', false],
+      ['**', 'x', true],
+    ]
+    for (const [selector, topic, want] of cases)
+      expect(matchTopic(selector, topic), `${selector} ~ ${topic}`).toBe(want)
+  })
+
+  it('a subscription with more topics than the limit is refused before any is matched', async () => {
+    hub = createHub({
+      auth: { secret: SECRET, anonymous: true, privateTopics: ['*/*/*/*/*/*/*/x'] },
+    })
+    const topics = Array.from({ length: 65 }, (_, i) => `topic=${'/'.repeat(200)}${i}`).join('&')
+    const t0 = performance.now()
+    const res = await call(hub, `/events?${topics}`)
+    expect(res.status).toBe(400)
+    expect((await res.json()).error).toBe('BAD_REQUEST')
+    expect(performance.now() - t0).toBeLessThan(1000)
+  })
+})
+
+describe('rows 5 and 6: cookies and CORS', () => {
+  const publishWithCookie = async (h: Hub, headers: Record<string, string>) =>
+    call(h, '/publish', {
+      method: 'POST',
+      headers: {
+        cookie: `sluice_token=${await token({ sluice: { publish: ['*'] } })}`,
+        ...headers,
+      },
+      body: JSON.stringify({ topic: 'news', data: 'x' }),
+    })
+
+  it('row 5: a cross-site "simple" publish with the cookie is refused without --cors-origin', async () => {
+    hub = createHub({ auth: { secret: SECRET } })
+    const res = await publishWithCookie(hub, {
+      origin: 'https://evil.example',
+      'content-type': 'text/plain',
+    })
+    expect(res.status).toBe(403)
+    expect((await res.json()).error).toBe('CORS_REFUSED')
+  })
+
+  it('row 5: a cookie never authorizes a non-JSON publish, even same-site', async () => {
+    hub = createHub({ auth: { secret: SECRET } })
+    const res = await publishWithCookie(hub, { 'content-type': 'text/plain' })
+    expect(res.status).toBe(415)
+    // The same body as JSON, no Origin (curl, a server): accepted.
+    const ok = await publishWithCookie(hub, { 'content-type': 'application/json' })
+    expect(ok.status).toBe(200)
+    // A same-origin page (Origin equals the host): accepted.
+    const page = await publishWithCookie(hub, {
+      'content-type': 'application/json',
+      origin: 'http://hub.test',
+    })
+    expect(page.status).toBe(200)
+  })
+
+  it('row 5: a bearer token (not a cookie) may publish cross-origin from an allowed origin', async () => {
+    hub = createHub({ auth: { secret: SECRET }, cors: { origins: ['https://app.example'] } })
+    const res = await call(hub, '/publish', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await token({ sluice: { publish: ['*'] } })}`,
+        origin: 'https://app.example',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ topic: 'news', data: 'x' }),
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it('row 6: origins * never comes with credentials, and is not reflected', async () => {
+    hub = createHub({ cors: { origins: '*' } })
+    for (const origin of ['https://evil.example', 'null']) {
+      const res = await call(hub, '/events?topic=a', { method: 'OPTIONS', headers: { origin } })
+      expect(res.status).toBe(204)
+      expect(res.headers.get('access-control-allow-origin')).toBe('*')
+      expect(res.headers.get('access-control-allow-credentials')).toBeNull()
+    }
+  })
+
+  it('row 6: a cookie is not read for a cross-origin request when CORS is *', async () => {
+    hub = createHub({ auth: { secret: SECRET }, cors: { origins: '*' } })
+    const res = await publishWithCookie(hub, {
+      origin: 'https://evil.example',
+      'content-type': 'application/json',
+    })
+    // The cookie is ignored: no token at all.
+    expect(res.status).toBe(401)
+  })
+})
+
+describe('row 11: malformed input is a 4xx, not a 500', () => {
+  it('a malformed cookie token is 401', async () => {
+    hub = createHub({ auth: { secret: SECRET } })
+    const res = await call(hub, '/events?topic=a', { headers: { cookie: 'sluice_token=%E0%A4%A' } })
+    expect(res.status).toBe(401)
+    expect((await res.json()).error).toBe('UNAUTHORIZED')
+  })
+
+  it('a 5,000-deep nested JSON data is 400', async () => {
+    hub = createHub()
+    const deep = `${'['.repeat(5000)}1${']'.repeat(5000)}`
+    const res = await call(hub, '/publish', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"topic":"a","data":${deep}}`,
+    })
+    expect(res.status).toBe(400)
+    expect((await res.json()).error).toBe('BAD_REQUEST')
+  })
+})
+
+describe("row 15: the hub's own event names are reserved", () => {
+  it('publishing event: sluice-reset (or any sluice-*) is refused, over HTTP and in the library', async () => {
+    hub = createHub()
+    const res = await call(hub, '/publish', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'a', data: 'x', event: 'sluice-reset' }),
+    })
+    expect(res.status).toBe(400)
+    await expect(hub.publish('a', 'x', { event: 'sluice-anything' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    })
+    await expect(hub.publish('a', 'x', { event: 'sluicey' })).resolves.toBeTypeOf('string')
+  })
+})
