@@ -33,7 +33,8 @@ async function publishCli(
   }
 }
 
-describe('sluice serve + sluice publish', () => {
+// Liveness bounds: each case starts several tsx processes, slow on a loaded two-core machine.
+describe('sluice serve + sluice publish', { timeout: 90_000 }, () => {
   let open: SluiceProcess
   let locked: SluiceProcess
   beforeAll(async () => {
@@ -137,5 +138,5 @@ describe('sluice serve --jwt-public-key FILE', () => {
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/not a PEM SPKI key/)
     await rm(dir, { recursive: true, force: true })
-  }, 30_000)
+  }, 90_000)
 })

@@ -123,5 +123,5 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
     } finally {
       holder.close()
     }
-  })
+  }, 90_000) // a liveness bound: five sluice processes, slow on a loaded machine
 })
