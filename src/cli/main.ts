@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { EXIT_STATUS, UsageError } from './args.js'
+import { redact } from './redact.js'
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -84,7 +85,9 @@ async function run(argv: string[]): Promise<number> {
       )
       return 2
     }
-    process.stderr.write(`sluice ${name}: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.stderr.write(
+      `sluice ${name}: ${redact(err instanceof Error ? err.message : String(err))}\n`,
+    )
     return 1
   }
 }
@@ -94,7 +97,7 @@ run(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code
   },
   (err) => {
-    process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.stderr.write(`sluice: ${redact(err instanceof Error ? err.message : String(err))}\n`)
     process.exitCode = 1
   },
 )

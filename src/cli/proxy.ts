@@ -12,6 +12,7 @@
  * - passes every end-to-end header (`Last-Event-ID` included) both ways and
  *   streams request and response bodies for any method.
  */
+import { redact } from './redact.js'
 import {
   type IncomingHttpHeaders,
   type IncomingMessage,
@@ -269,7 +270,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
     onResponse: quiet
       ? undefined
       : ({ method, url, status, stream }) =>
-          process.stdout.write(`${method} ${url} -> ${status}${stream ? ' (event stream)' : ''}\n`),
+          process.stdout.write(
+            `${method} ${redact(url)} -> ${status}${stream ? ' (event stream)' : ''}\n`,
+          ),
   })
   // Ctrl-C is "interrupted" (130); SIGTERM, a supervisor's stop, is a clean end (0).
   const stop = (code: number) => () => {

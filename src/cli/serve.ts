@@ -14,6 +14,7 @@ import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { discardBody, sendJsonError, sendSluiceError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { type ChatStats, chatHandler, chatRunFormat, createChatStats } from './chat.js'
+import { rateLimitedLog, redact } from './redact.js'
 import { sseEmitterTest } from './sse-emitter-test.js'
 import { appRoutes } from './static.js'
 import { createHub, type Hub } from '../hub/hub.js'
@@ -277,15 +278,35 @@ function answerError(app: ServeApp, req: IncomingMessage, res: ServerResponse, e
     sendSluiceError(res, err)
     return
   }
-  ;(app.options.log ?? logToStderr)(
-    `sluice serve: ${req.method} ${req.url} failed: ${describe(err)}`,
-  )
   discardBody(req, res)
+  // A client that left mid-request is not the server's failure: nothing to log or answer.
+  if (req.destroyed || isAborted(err)) return
+  logFailure(app, `sluice serve: ${req.method} ${redact(req.url ?? '')} failed: ${describe(err)}`)
   sendJsonError(res, 500, 'INTERNAL', 'The server failed to handle this request.')
 }
 
 function describe(err: unknown): string {
-  return err instanceof Error ? (err.stack ?? err.message) : String(err)
+  return redact(err instanceof Error ? (err.stack ?? err.message) : String(err))
+}
+
+function isAborted(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return (
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    (err as Error)?.message === 'aborted'
+  )
+}
+
+/** One rate-limited logger per app (a burst of failing requests must not flood the log). */
+const failureLogs = new WeakMap<ServeApp, (line: string) => void>()
+function logFailure(app: ServeApp, line: string): void {
+  let log = failureLogs.get(app)
+  if (!log) {
+    log = rateLimitedLog(app.options.log ?? logToStderr)
+    failureLogs.set(app, log)
+  }
+  log(line)
 }
 
 function logToStderr(line: string): void {
