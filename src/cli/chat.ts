@@ -22,9 +22,11 @@
  *                   stop at once, since the guide's line-by-line clients (Python, Java) get no
  *                   ids or resume URL and so can never resume them
  *
- * SSE format: `event: token` with ids 1, 2, ..., then `event: done` with
- * `{"tokens":N}`; a failure is `event: error` with `{"error","message"}`, a
- * message safe to show a user.
+ * Each answer is a resumable run (docs/runs.md): `event: run` (id 0), then
+ * `event: token` with ids 1, 2, ..., then `event: done` with
+ * `{"reason":"complete","tokens":N}`; a failure is `event: error` with
+ * `{"error","message"}` (a message safe to show a user), then `done`
+ * `{"reason":"error"}`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -262,45 +264,6 @@ function safeMessage(err: unknown): string {
 }
 
 /**
- * Stream the answer on an open stream: tokens, then the end (`done` or the
- * envelope end frame), or `completeWithError` when the model fails. Returns
- * when the answer ends or the stream does.
- */
-export async function streamAnswer(
-  stream: EventStream,
-  params: ChatParams,
-  stats: ChatStats = createChatStats(),
-): Promise<void> {
-  const signal = stream.signal
-  const envelopeMode = params.format === 'envelope'
-  let n = 0
-  stats.started++
-  stats.active++
-  try {
-    for await (const token of simulateModel(params, signal)) {
-      n++
-      stats.tokens++
-      // Awaiting send() is the backpressure: a slow reader slows the model, never fills memory.
-      if (envelopeMode) await stream.write(envelope.chunk(token))
-      else await stream.send({ event: 'token', id: String(n), data: token })
-    }
-    if (envelopeMode) await stream.write(envelope.end())
-    else
-      await stream.send({ event: 'done', id: String(n + 1), data: JSON.stringify({ tokens: n }) })
-    stats.finished++
-    stream.complete()
-  } catch (err) {
-    if (signal.aborted) stats.aborted++
-    else {
-      stats.failed++
-      stream.completeWithError(err)
-    }
-  } finally {
-    stats.active--
-  }
-}
-
-/**
  * The simulated model as a resumable run's producer (see src/hub/runs.ts):
  * `event: token` per token, then `done` `{"reason":"complete","tokens":N}`;
  * a failure is `event: error` `{"error","message"}` then `done` `{"reason":"error"}`.
@@ -347,10 +310,10 @@ export function chatRunFormat(url: URL) {
 
 /** Options of the chat route. */
 export interface ChatRouteOptions {
-  /** Make each answer a resumable run on these (GET/DELETE /chat/:runId resume and stop it). */
-  runs?: Runs
+  /** Each answer is a resumable run on these (GET/DELETE /chat/:runId resume and stop it). */
+  runs: Runs
   stats?: ChatStats
-  /** Opens (and tracks) the stream; defaults to the plain node emitter. */
+  /** Opens (and tracks) the stream, e.g. so that shutdown can end it. */
   openStream: (
     req: IncomingMessage,
     res: ServerResponse,
@@ -365,25 +328,20 @@ export function chatHandler(
   const stats = options.stats ?? createChatStats()
   return async (req, res, url) => {
     const params = await readChatRequest(req, url)
-    if (options.runs) {
-      const chatOptions = chatStreamOptions(params)
-      await options.runs.run(req, res, chatRunProducer(params, stats), {
-        format: chatRunFormat(url),
-        formatError: chatRunError,
-        resumeUrl: (runId) => `/chat/${runId}`,
-        stopOnDisconnect: params.stopOnDisconnect ?? defaultStopOnDisconnect(params.format),
-        openStream: (rq, rs, o) =>
-          options.openStream(rq, rs, {
-            ...o,
-            ...chatOptions,
-            headers: o.headers,
-            // A line-by-line JSON reader must see only `data:` lines.
-            retry: params.format === 'envelope' ? undefined : o.retry,
-          }),
-      })
-      return
-    }
-    const stream = options.openStream(req, res, chatStreamOptions(params))
-    await streamAnswer(stream, params, stats)
+    const chatOptions = chatStreamOptions(params)
+    await options.runs.run(req, res, chatRunProducer(params, stats), {
+      format: chatRunFormat(url),
+      formatError: chatRunError,
+      resumeUrl: (runId) => `/chat/${runId}`,
+      stopOnDisconnect: params.stopOnDisconnect ?? defaultStopOnDisconnect(params.format),
+      openStream: (rq, rs, o) =>
+        options.openStream(rq, rs, {
+          ...o,
+          ...chatOptions,
+          headers: o.headers,
+          // A line-by-line JSON reader must see only `data:` lines.
+          retry: params.format === 'envelope' ? undefined : o.retry,
+        }),
+    })
   }
 }

@@ -34,8 +34,8 @@ export interface ServeOptions {
   hub?: Hub
   /**
    * Chat runs' TTL and lease, and their own store (closed with the app), so a
-   * long answer is not bounded by the topics' history (default: the hub's runs
-   * and store, TTL 10 min, lease 5 s).
+   * long answer is not bounded by the topics' history (default: runs on the
+   * hub's store, TTL 10 min, lease 5 s).
    */
   runs?: RunsOptions & { store?: Store }
   /** Where log lines go (default: stderr). */
@@ -101,18 +101,18 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
     return stream
   }
 
+  // The two layers, composed here: the hub (topics) and resumable chat runs, on
+  // their own store or the hub's (shared across nodes with --redis); see docs/runs.md.
   const hub = options.hub ?? createHub()
-  // Resumable chat runs on the hub's store (shared across nodes with --redis); see docs/runs.md.
   const runStore = options.runs?.store
-  const runs = options.runs ? createRuns(runStore ?? hub.store, options.runs) : hub.runs
-  if (runs !== hub.runs) {
-    // GET /metrics shows the runs this app serves (sluice_runs_*), not the hub's unused ones.
-    hub.metrics.sections.set('runs', () => runs.metricsText())
-    closeHooks.push(async () => {
-      await runs.close()
-      await runStore?.close()
-    })
-  }
+  const runs = createRuns(runStore ?? hub.store, options.runs)
+  // GET /metrics (the hub's route) shows the runs this app serves (sluice_runs_*).
+  hub.metrics.addSection('runs', () => runs.metricsText())
+  // Runs first: their followers get their final events before the store closes.
+  closeHooks.push(async () => {
+    await runs.close()
+    await runStore?.close()
+  })
   closeHooks.push(() => hub.close())
   const postChat = chatHandler({ stats: chat, openStream, runs })
   const runOptions = (url: URL) => ({ openStream, format: chatRunFormat(url) })

@@ -10,7 +10,6 @@
  * subscriber one write instead of 100. Writes never wait for a subscriber:
  * each one has its own bounded buffer and is cut when it passes it.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { encodeEventBytes } from '../protocol/encoder.js'
 import { SluiceError } from '../protocol/errors.js'
 import { type Authorizer, checkAuthOptions, createAuthorizer, type HubAuthOptions } from './auth.js'
@@ -19,14 +18,6 @@ import { hubHandler, type HubHandler, type HubHandlerOptions } from './http.js'
 import { formatId, parseId } from './ids.js'
 import { memoryStore } from './memory-store.js'
 import { HubMetrics } from './metrics.js'
-import {
-  Runs,
-  type FollowOptions,
-  type RunOptions,
-  type RunProducer,
-  type RunsOptions,
-  type StopResult,
-} from './runs.js'
 import type { Store, StoredEvent } from './store.js'
 import {
   Member,
@@ -58,8 +49,6 @@ export interface HubOptions {
   maxBodyBytes?: number
   /** Most topics in one subscription (default 64). */
   maxTopics?: number
-  /** Resumable runs (`hub.run`): TTL after they finish, lease, limits. See docs/runs.md. */
-  runs?: RunsOptions
 }
 
 export interface PublishOptions {
@@ -167,8 +156,6 @@ export class Hub {
   readonly options: Readonly<HubOptions>
   /** Resolves to the JWT checker (importing a PEM key is async). */
   readonly authorizer: Promise<Authorizer>
-  /** Resumable runs on this hub's store (`hub.run`, `hub.resume`, `hub.stopRun` are shortcuts). */
-  readonly runs: Runs
   private readonly feeds = new Map<string, Feed>()
   /** Live events not yet handed to subscribers, in store order (see BATCH_BYTES). */
   private batches: LiveBatch[] = []
@@ -182,8 +169,6 @@ export class Hub {
   constructor(options: HubOptions = {}) {
     this.options = options
     this.store = options.store ?? memoryStore()
-    this.runs = new Runs(this.store, options.runs)
-    this.metrics.sections.set('runs', () => this.runs.metricsText())
     // An `auth` without a usable key throws here, not as an open hub.
     checkAuthOptions(options.auth)
     this.authorizer = createAuthorizer(options.auth)
@@ -430,43 +415,6 @@ export class Hub {
     return hubHandler(this, options)
   }
 
-  /**
-   * Start a resumable run and stream it as the response (node:http or Web
-   * `Request`): its events go into the store under the run's id, the response
-   * names `Sluice-Resume-Url`; `resume()` and `stopRun()` serve that URL.
-   */
-  run(request: Request, producer: RunProducer, options?: RunOptions): Promise<Response>
-  run(
-    req: IncomingMessage,
-    res: ServerResponse,
-    producer: RunProducer,
-    options?: RunOptions,
-  ): Promise<void>
-  run(...args: unknown[]): Promise<Response | void> {
-    return (this.runs.run as (...a: unknown[]) => Promise<Response | void>)(...args)
-  }
-
-  /** `GET` on a run's resume URL: replay after Last-Event-ID, then follow live. */
-  resume(request: Request, runId: string, options?: FollowOptions): Promise<Response>
-  resume(
-    req: IncomingMessage,
-    res: ServerResponse,
-    runId: string,
-    options?: FollowOptions,
-  ): Promise<void>
-  resume(...args: unknown[]): Promise<Response | void> {
-    return (this.runs.resume as (...a: unknown[]) => Promise<Response | void>)(...args)
-  }
-
-  /** `DELETE` on a run's resume URL: stop it (200 JSON), wherever it runs. Or `stopRun(runId)`. */
-  stopRun(runId: string): Promise<StopResult>
-  stopRun(request: Request, runId: string): Promise<Response>
-  stopRun(req: IncomingMessage, res: ServerResponse, runId: string): Promise<void>
-  stopRun(...args: unknown[]): Promise<StopResult | Response | void> {
-    if (typeof args[0] === 'string') return this.runs.stop(args[0])
-    return (this.runs.stopRun as (...a: unknown[]) => Promise<Response | void>)(...args)
-  }
-
   /** @internal Run `fn` when the hub closes (the HTTP side ends its streams); returns an unregister. */
   onClose(fn: () => void): () => void {
     this.closers.add(fn)
@@ -484,7 +432,6 @@ export class Hub {
     for (const feed of this.feeds.values()) for (const m of feed.subs) members.add(m)
     for (const m of members) m.hubClosing()
     for (const close of [...this.closers]) close()
-    await this.runs.close()
     await this.store.close()
   }
 

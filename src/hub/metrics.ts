@@ -30,11 +30,18 @@ export class HubMetrics {
   readonly refused: Record<string, number> = {}
   /** Topics this node reads from the store now. */
   topicsWatched = 0
+  /** More exposition text after the hub's own, by name (see addSection). */
+  private readonly sections = new Map<string, () => string>()
+
   /**
-   * More exposition text after the hub's own, by name (the hub puts its runs'
-   * counters under `runs`; an app whose runs live elsewhere replaces it).
+   * Show another layer's counters in `GET /metrics`, after the hub's own: `text()`
+   * is called on each scrape. One section per name; adding a name again replaces
+   * it. `sluice serve` adds its runs this way:
+   * `hub.metrics.addSection('runs', () => runs.metricsText())`.
    */
-  readonly sections = new Map<string, () => string>()
+  addSection(name: string, text: () => string): void {
+    this.sections.set(name, text)
+  }
 
   refuse(reason: RefusedReason): void {
     this.refused[reason] = (this.refused[reason] ?? 0) + 1

@@ -1,6 +1,6 @@
 /**
  * Resumable runs: a producer (an LLM answer, a long job) whose events go into
- * the hub's store under the run's own id instead of straight to one socket.
+ * a store (the hub's kind) under the run's own id instead of straight to one socket.
  * The request that started it streams from the store; any later request
  * replays what it missed (`Last-Event-ID`) and follows the rest live, on any
  * node that shares the store. See docs/runs.md.
@@ -441,8 +441,8 @@ class LocalRun implements RunEmitter {
 }
 
 /**
- * The runs of one hub (or one store). Use through the hub: `hub.run(...)`,
- * `hub.resume(...)`, `hub.stopRun(...)`, or `hub.runs` for the lower level.
+ * The runs over one store: `run(...)`, `resume(...)`, `stopRun(...)` over
+ * HTTP, `start()`, `open()`, `stop()` for the lower level.
  */
 export class Runs {
   readonly store: Store
@@ -1111,7 +1111,7 @@ function nodeError(req: IncomingMessage, res: ServerResponse, err: unknown): voi
   sendJsonError(res, status, code, message)
 }
 
-/** A runs manager over a store (what `hub.runs` is; use it directly without a hub). */
+/** A runs manager over a store (the hub's, or one of its own); `sluice serve` composes it with the hub. */
 export function createRuns(store: Store, options: RunsOptions = {}): Runs {
   return new Runs(store, options)
 }

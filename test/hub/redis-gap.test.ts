@@ -7,6 +7,7 @@
  */
 import { expect, it } from 'vitest'
 import { createHub } from '../../src/hub/index.js'
+import { createRuns } from '../../src/hub/runs.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
 import { openSse, readEvents } from '../helpers/sse.js'
@@ -112,16 +113,16 @@ it('a run follower is told RUN_TRUNCATED when its store reports a gap, and the r
   // A gap reported as the Redis store does when a node falls behind its
   // history (see listenedStore).
   const { store, listeners } = listenedStore()
-  const hub = createHub({ store })
+  const runs = createRuns(store)
   try {
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
-    const run = await hub.runs.start(async (r) => {
+    const run = await runs.start(async (r) => {
       await r.send('before')
       await gate
       await r.send('after')
     })
-    const res = await hub.resume(new Request(`http://app.test/chat/${run.runId}`), run.runId)
+    const res = await runs.resume(new Request(`http://app.test/chat/${run.runId}`), run.runId)
     const arrived: string[] = []
     const reading = readEvents(res, (e) => {
       arrived.push(e.event)
@@ -142,6 +143,7 @@ it('a run follower is told RUN_TRUNCATED when its store reports a gap, and the r
     ])
     expect(JSON.parse(evs.at(-1)!.data)).toEqual({ reason: 'complete' })
   } finally {
-    await hub.close()
+    await runs.close()
+    await store.close()
   }
 })

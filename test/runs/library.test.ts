@@ -1,5 +1,5 @@
 /**
- * `hub.run()` as a library: make a streaming route resumable in a few lines,
+ * `runs.run()` as a library: make a streaming route resumable in a few lines,
  * on Web `Request`/`Response` (Hono, Bun, Deno, Workers) and on node:http.
  * Plus the edges: a producer's error, 204 after the end, 404 and 400, stop on
  * disconnect, shutdown, and memory: 10,000 finished runs expire after their
@@ -11,10 +11,10 @@ import { Hono } from 'hono'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createHub, type Hub } from '../../src/hub/hub.js'
 import { memoryStore } from '../../src/hub/memory-store.js'
 import { redisStore } from '../../src/hub/redis-store.js'
-import { runTopic } from '../../src/hub/runs.js'
+import { createRuns, type Runs, type RunsOptions, runTopic } from '../../src/hub/runs.js'
+import type { Store } from '../../src/hub/store.js'
 import { events } from '../../src/client/index.js'
 import { SluiceError } from '../../src/protocol/errors.js'
 import { describeExternal } from '../helpers/external.js'
@@ -24,22 +24,26 @@ import { readEvents } from '../helpers/sse.js'
 import { sleep, waitUntil } from '../helpers/wait.js'
 import { pool } from './support.js'
 
-const hubs: Hub[] = []
+const made: Runs[] = []
 const servers: Server[] = []
 afterAll(async () => {
   for (const s of servers) s.close()
-  for (const h of hubs) await h.close()
+  for (const r of made) {
+    await r.close()
+    await r.store.close()
+  }
 })
-function hub(options: Parameters<typeof createHub>[0] = {}): Hub {
-  const h = createHub(options)
-  hubs.push(h)
-  return h
+/** Runs over `store` (default: a memory store of their own), closed after the tests. */
+function runsOn(store: Store = memoryStore(), options: RunsOptions = {}): Runs {
+  const r = createRuns(store, options)
+  made.push(r)
+  return r
 }
 
 describe('Web Request/Response', () => {
   it('an async generator becomes a resumable run: replay after Last-Event-ID, 204 after the end', async () => {
-    const h = hub()
-    // The whole route, e.g. in Hono: app.post('/chat', (c) => hub.run(c.req.raw, answer))
+    const h = runsOn()
+    // The whole route, e.g. in Hono: app.post('/chat', (c) => runs.run(c.req.raw, answer))
     async function* answer() {
       for (const word of ['Hello ', 'from ', 'a ', 'run']) yield word
     }
@@ -59,7 +63,7 @@ describe('Web Request/Response', () => {
       ['4', 'token', 'run'],
       ['5', 'done', '{"reason":"complete"}'],
     ])
-    // app.get('/chat/:id', (c) => hub.resume(c.req.raw, c.req.param('id')))
+    // app.get('/chat/:id', (c) => runs.resume(c.req.raw, c.req.param('id')))
     const resume = (lastEventId?: string) =>
       h.resume(
         new Request(`http://app.test${resumeUrl}`, {
@@ -80,13 +84,13 @@ describe('Web Request/Response', () => {
     const missing = await h.resume(new Request('http://app.test/chat/nope'), 'nope')
     expect(missing.status).toBe(404)
     expect(await missing.json()).toMatchObject({ error: 'RUN_NOT_FOUND' })
-    // app.delete('/chat/:id', (c) => hub.stopRun(c.req.raw, c.req.param('id')))
+    // app.delete('/chat/:id', (c) => runs.stopRun(c.req.raw, c.req.param('id')))
     const stop = await h.stopRun(new Request(`http://app.test${resumeUrl}`), runId)
     expect(await stop.json()).toEqual({ runId, reason: 'complete', stopped: false })
   })
 
   it("a producer's error ends the run with `event: error` then done/error, for every reader", async () => {
-    const h = hub()
+    const h = runsOn()
     const res = await h.run(
       new Request('http://app.test/jobs', { method: 'POST' }),
       async (run) => {
@@ -111,7 +115,7 @@ describe('Web Request/Response', () => {
   })
 
   it('refuses reserved event names and sends JSON for objects', async () => {
-    const h = hub()
+    const h = runsOn()
     let refused: unknown
     const res = await h.run(new Request('http://app.test/x', { method: 'POST' }), async (run) => {
       await run.send({ event: 'delta', data: { text: 'hi' } })
@@ -129,8 +133,7 @@ describe('Web Request/Response', () => {
 
 describe('the docs/runs.md example: a Hono LLM route made resumable', () => {
   it('streams, resumes after a reload with the id it had, and DELETE aborts the model', async () => {
-    const hub = createHub()
-    hubs.push(hub)
+    const runs = runsOn()
     let modelSignal: AbortSignal | undefined
     // A stand-in for `openai.chat.completions.create(..., { signal })`: one word per 20 ms.
     async function* llm(message: string, { signal }: { signal: AbortSignal }) {
@@ -144,12 +147,12 @@ describe('the docs/runs.md example: a Hono LLM route made resumable', () => {
     const app = new Hono()
     app.post('/chat', async (c) => {
       const { message } = await c.req.json()
-      return hub.run(c.req.raw, async function* (_run, signal) {
+      return runs.run(c.req.raw, async function* (_run, signal) {
         for await (const token of llm(message, { signal })) yield token
       })
     })
-    app.get('/chat/:id', (c) => hub.resume(c.req.raw, c.req.param('id')))
-    app.delete('/chat/:id', (c) => hub.stopRun(c.req.raw, c.req.param('id')))
+    app.get('/chat/:id', (c) => runs.resume(c.req.raw, c.req.param('id')))
+    app.delete('/chat/:id', (c) => runs.stopRun(c.req.raw, c.req.param('id')))
     const server = await new Promise<Server>((r) => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => r(s as Server))
     })
@@ -178,7 +181,7 @@ describe('the docs/runs.md example: a Hono LLM route made resumable', () => {
 })
 
 describe('node:http', () => {
-  async function serve(h: Hub, stopOnDisconnect: boolean) {
+  async function serve(h: Runs, stopOnDisconnect: boolean) {
     const signals: AbortSignal[] = []
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost')
@@ -204,7 +207,7 @@ describe('node:http', () => {
 
   it('by default a disconnect leaves the run going; with stopOnDisconnect it stops when nobody follows', async () => {
     for (const stopOnDisconnect of [false, true]) {
-      const h = hub()
+      const h = runsOn()
       const { url, signals } = await serve(h, stopOnDisconnect)
       const ac = new AbortController()
       const res = await fetch(`${url}/ask`, { method: 'POST', signal: ac.signal })
@@ -213,17 +216,17 @@ describe('node:http', () => {
       ac.abort()
       if (stopOnDisconnect) {
         await waitUntil(() => signals[0].aborted, 1000, 'the producer stopping')
-        expect(h.runs.active).toBe(0)
+        expect(h.active).toBe(0)
       } else {
         await sleep(300) // a bounded quiet wait: no abort may come
         expect(signals[0].aborted).toBe(false)
-        expect(h.runs.active).toBe(1)
+        expect(h.active).toBe(1)
       }
     }
   })
 
   it('closing the hub ends its runs: followers get done/lost, producers their abort', async () => {
-    const h = createHub()
+    const h = createRuns(memoryStore())
     const { url, signals } = await serve(h, false)
     const res = await fetch(`${url}/ask`, { method: 'POST' })
     const arrived: string[] = []
@@ -253,7 +256,7 @@ function heapAfterGc(): number {
 describe('memory: finished runs expire after their TTL', () => {
   it('10,000 finished runs are all gone after the TTL and the heap returns to its baseline', async () => {
     const store = memoryStore()
-    const h = hub({ store, runs: { ttl: 300 } })
+    const h = runsOn(store, { ttl: 300 })
     const N = 10_000
     /** Whether every run of `ids` has expired from the store. */
     const expired = async (ids: string[]) =>
@@ -261,7 +264,7 @@ describe('memory: finished runs expire after their TTL', () => {
     // Warm up (JIT, pools), then take the baseline once the warm-up runs have expired.
     const warm = await Promise.all(
       Array.from({ length: 50 }, async () => {
-        const run = await h.runs.start(async function* () {})
+        const run = await h.start(async function* () {})
         await run.ended
         return run.runId
       }),
@@ -272,7 +275,7 @@ describe('memory: finished runs expire after their TTL', () => {
       Array.from({ length: N }, (_, i) => i),
       500,
       async (i) => {
-        const run = await h.runs.start(async function* () {
+        const run = await h.start(async function* () {
           yield `answer ${i} `.repeat(8)
           yield 'done '.repeat(8)
         })
@@ -283,7 +286,7 @@ describe('memory: finished runs expire after their TTL', () => {
     const peak = heapAfterGc()
     expect(await store.info(runTopic(ids[0]))).not.toBeNull()
     expect(await store.info(runTopic(ids[N - 1]))).not.toBeNull()
-    expect(h.runs.active).toBe(0)
+    expect(h.active).toBe(0)
     await sleep(400) // time passes: the TTL (300 ms) and a margin
     expect(await expired(ids)).toBe(true)
     const after = heapAfterGc()
@@ -300,11 +303,11 @@ describe('memory: finished runs expire after their TTL', () => {
 describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
   it('a producer that is quiet for several leases is kept alive by its lease, not reported lost', async () => {
     const redis = await startRedis()
-    const a = createHub({ store: await redisStore({ url: redis.url }), runs: { lease: 300 } })
-    const b = createHub({ store: await redisStore({ url: redis.url }), runs: { lease: 300 } })
+    const a = createRuns(await redisStore({ url: redis.url }), { lease: 300 })
+    const b = createRuns(await redisStore({ url: redis.url }), { lease: 300 })
     try {
       // A slow model: 1.2 s (4 leases) before each of two tokens.
-      const run = await a.runs.start(async (r, signal) => {
+      const run = await a.start(async (r, signal) => {
         for (const t of ['slow ', 'answer']) {
           await sleep(1200)
           if (signal.aborted) return
@@ -317,17 +320,19 @@ describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
       expect(JSON.parse(evs.at(-1)!.data)).toEqual({ reason: 'complete' })
     } finally {
       await a.close()
+      await a.store.close()
       await b.close()
+      await b.store.close()
       await redis.stop()
     }
   }, 30_000)
 
   it('a follower whose store goes away is not left hanging: its stream ends so the client reconnects', async () => {
     const redis = await startRedis()
-    const a = createHub({ store: await redisStore({ url: redis.url }), runs: { lease: 300 } })
-    const b = createHub({ store: await redisStore({ url: redis.url }), runs: { lease: 300 } })
+    const a = createRuns(await redisStore({ url: redis.url }), { lease: 300 })
+    const b = createRuns(await redisStore({ url: redis.url }), { lease: 300 })
     try {
-      const run = await a.runs.start(async (r, signal) => {
+      const run = await a.start(async (r, signal) => {
         while (!signal.aborted) {
           await sleep(50)
           await r.send('tick ')
@@ -349,8 +354,14 @@ describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
       expect(evs.map((e) => e.event)).not.toContain('done') // no verdict: the run may well go on
     } finally {
       // Closing stores whose Redis is gone waits out ioredis' retries: do not hold the test for it.
-      void a.close().catch(() => {})
-      void b.close().catch(() => {})
+      void a
+        .close()
+        .then(() => a.store.close())
+        .catch(() => {})
+      void b
+        .close()
+        .then(() => b.store.close())
+        .catch(() => {})
       await redis.stop()
     }
   }, 30_000)
@@ -359,7 +370,7 @@ describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
     const redis = await startRedis()
     try {
       const store = await redisStore({ url: redis.url })
-      const h = createHub({ store, runs: { ttl: 3000 } })
+      const h = createRuns(store, { ttl: 3000 })
       const { Redis } = await import('ioredis')
       const probe = new Redis(redis.url)
       try {
@@ -371,7 +382,7 @@ describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
           Array.from({ length: N }, (_, i) => i),
           200,
           async (i) => {
-            const run = await h.runs.start(async (r) => {
+            const run = await h.start(async (r) => {
               await r.send(`answer ${i}`)
             })
             await run.ended
@@ -383,6 +394,7 @@ describeExternal(['redis-server'], 'Redis: lease and TTL', () => {
       } finally {
         probe.disconnect()
         await h.close()
+        await store.close()
       }
     } finally {
       await redis.stop()

@@ -52,7 +52,7 @@ describe('runs in GET /metrics of sluice serve', () => {
     const before = await metrics(node.url)
     expect(before.get('sluice_runs_started_total')).toBe(0)
     expect(before.get('sluice_runs_active')).toBe(0)
-    // Each sample appears once: the app's runs replace the hub's (unused) ones.
+    // Each sample appears once: the app's runs, in the hub's /metrics.
     const text = await (await fetch(`${node.url}/metrics`)).text()
     expect(text.match(/^sluice_runs_started_total /gm)).toHaveLength(1)
 
@@ -103,9 +103,12 @@ describe('runs in GET /metrics of sluice serve', () => {
 describe('runs in a hub handler of your own', () => {
   it("hub.handler()'s /metrics shows hub.runs", async () => {
     const hub = createHub()
+    // Runs are their own layer: composed with the hub by its store and a metrics section.
+    const runs = createRuns(hub.store)
+    hub.metrics.addSection('runs', () => runs.metricsText())
     const server = createServer((req, res) => {
       if (req.method === 'POST' && req.url === '/chat') {
-        void hub.run(req, res, async function* () {
+        void runs.run(req, res, async function* () {
           yield 'a'
           yield 'b'
         })
@@ -123,6 +126,7 @@ describe('runs in a hub handler of your own', () => {
     } finally {
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
+      await runs.close()
       await hub.close()
     }
   })
