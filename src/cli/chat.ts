@@ -12,7 +12,8 @@
  *   delay=MS        pause before each token (default 30; 0..60000)
  *   mode=chars      echo the message one character per token (the guide's SseEmitter example);
  *   mode=words      (default) a deterministic answer, a word per token
- *   tokens=N        words mode: exactly N tokens (1..100000), the answer repeated as needed
+ *   tokens=N        words mode: exactly N tokens (1..100000), varied sentences, whole words
+ *                   (produced one at a time: see model.ts)
  *   fail=N          fail after N tokens (to see `event: error`)
  *   format=envelope the guide's `data:{"code":200,"data":...}` lines, ending with `data:{"code":-200}`
  *   heartbeat=MS    heartbeat interval (default 15000)
@@ -29,14 +30,15 @@
  * `{"reason":"error"}`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { envelope } from '../protocol/envelope.js'
 import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { readBody } from '../server/http-json.js'
 import { envelopeRunFormat, type RunProducer, type Runs, sseRunFormat } from '../hub/runs.js'
+import { type ChatMode, simulateModel } from './model.js'
 
-export type ChatMode = 'chars' | 'words'
+export { answerFor, answerTokens, type ChatMode, simulateModel, tokenize } from './model.js'
+
 export type ChatFormat = 'sse' | 'envelope'
 
 export interface ChatParams {
@@ -73,13 +75,6 @@ export interface ChatStats {
 export function createChatStats(): ChatStats {
   return { started: 0, active: 0, finished: 0, aborted: 0, failed: 0, tokens: 0 }
 }
-
-const ANSWERS = [
-  'Server-Sent Events send one set of HTTP headers per stream, then only small event frames.',
-  'An event stream is plain text, yet JSON and base64 envelopes carry any structure or bytes.',
-  'A parser that buffers partial lines never loses or glues events, however the bytes are chunked.',
-  'Reverse proxies must not buffer an event stream; X-Accel-Buffering: no tells nginx so.',
-]
 
 /**
  * The message of a `/chat` body: a JSON object's `message` (or `name`, or
@@ -121,51 +116,6 @@ export function messageOf(text: string): string {
     )
   }
   return message
-}
-
-/** The deterministic answer text for a message (same message, same answer). */
-export function answerFor(message: string): string {
-  let h = 2166136261
-  for (let i = 0; i < message.length; i++) h = Math.imul(h ^ message.charCodeAt(i), 16777619)
-  const shown = message.trim() === '' ? 'an empty message' : `"${message.trim()}"`
-  return `You said ${shown}. ${ANSWERS[(h >>> 0) % ANSWERS.length]}`
-}
-
-/** The tokens of an answer: words with their trailing space, or characters (code points). */
-export function tokenize(params: Pick<ChatParams, 'message' | 'mode' | 'tokens'>): string[] {
-  if (params.mode === 'chars') return Array.from(params.message)
-  const words = answerFor(params.message).match(/\S+\s*/g) ?? []
-  if (params.tokens === undefined) return words
-  const out: string[] = []
-  for (let i = 0; i < params.tokens; i++) {
-    const w = words[i % words.length]
-    out.push(i === params.tokens - 1 ? w.trimEnd() : /\s$/.test(w) ? w : w + ' ')
-  }
-  return out
-}
-
-/**
- * The simulated model: yields tokens, one per `delay` ms, and stops as soon
- * as `signal` aborts (the pause is cancelled, not waited out).
- */
-export async function* simulateModel(
-  params: Pick<ChatParams, 'message' | 'mode' | 'tokens' | 'delay' | 'fail'>,
-  signal: AbortSignal,
-): AsyncGenerator<string> {
-  const tokens = tokenize(params)
-  for (let i = 0; i < tokens.length; i++) {
-    if (params.fail !== undefined && i === params.fail) {
-      throw new Error(`simulated model failure after ${i} tokens`)
-    }
-    if (params.delay > 0) await sleep(params.delay, undefined, { signal })
-    // With no delay, still let other connections run now and then.
-    else if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve))
-    signal.throwIfAborted()
-    yield tokens[i]
-  }
-  if (params.fail !== undefined && params.fail >= tokens.length) {
-    throw new Error(`simulated model failure after ${tokens.length} tokens`)
-  }
 }
 
 function intParam(url: URL, name: string, min: number, max: number): number | undefined {
