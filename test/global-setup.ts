@@ -41,6 +41,6 @@ export function summary(skipped: Skipped[]): string {
   return (
     `sluice: skipped ${skipped.length} suites in ${files.length} files because ${missing.join(', ')} ` +
     `${missing.length === 1 ? 'is' : 'are'} not installed: ${files.join(', ')}. ` +
-    `Enable them with \`npm run test:setup\` (apt-get install -y ${pkgs}); SLUICE_STRICT=1 makes them fail instead.`
+    `Enable them with \`npm run test:setup\`${pkgs ? ` (apt-get install -y ${pkgs})` : ''}; SLUICE_STRICT=1 makes them fail instead.`
   )
 }

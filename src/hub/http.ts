@@ -268,9 +268,17 @@ class StreamSubscriber extends Member implements SubscriptionOutput, CompletionT
     )
   }
 
-  /** The hub is closing. */
+  /**
+   * The hub is closing (the server shuts down): the client gets the
+   * SHUTTING_DOWN error frame docs/server.md promises, then the end; it
+   * reconnects with its last id to the next server.
+   */
   end(): void {
-    this.stream?.complete()
+    this.stream?.completeWithError(
+      new SluiceError('SHUTTING_DOWN', 'The server is shutting down; reconnect shortly.', {
+        status: 503,
+      }),
+    )
   }
 
   /** The stream ended, whichever way: leave the hub. */
