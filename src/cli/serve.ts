@@ -19,6 +19,7 @@ import { sseEmitterTest } from './sse-emitter-test.js'
 import { appRoutes } from './static.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { corsHeaders, originAllowed, preflightHeaders } from '../hub/cors.js'
+import { authorizePublish } from '../hub/guard.js'
 import { hubRoutes } from '../hub/http.js'
 import { memoryStore } from '../hub/memory-store.js'
 import { createRuns, type RunsOptions } from '../hub/runs.js'
@@ -26,6 +27,12 @@ import type { Store } from '../hub/store.js'
 import { EXIT_STATUS } from './args.js'
 import { HUB_HELP, createServeHub } from './hub-options.js'
 import { parseServeFlags } from './serve-flags.js'
+
+/**
+ * With a key (--jwt-secret, --jwt-public-key), `POST /chat` is authorized as a
+ * publish to this topic: a token whose publish claim covers `chat` (or `*`).
+ */
+export const CHAT_TOPIC = 'chat'
 
 export interface ServeOptions {
   host?: string
@@ -148,7 +155,16 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
     {
       method: 'POST',
       path: '/chat',
-      handler: withCors((req, res, ctx) => postChat(req, res, ctx.url)),
+      handler: withCors(async (req, res, ctx) => {
+        // A run costs the node what a publisher costs it: /publish's rules (docs/security.md).
+        await authorizePublish(hub, req, CHAT_TOPIC).catch((err) => {
+          if (err instanceof SluiceError && err.details.status === 401) {
+            res.setHeader('www-authenticate', 'Bearer realm="sluice"')
+          }
+          throw err
+        })
+        return postChat(req, res, ctx.url)
+      }),
     },
     { method: 'OPTIONS', path: '/chat', handler: chatPreflight('POST, OPTIONS') },
     // the guide's Spring endpoint: each character of ?name= every 100 ms, then the end

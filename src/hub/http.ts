@@ -6,6 +6,8 @@
  *   GET  /metrics                  Prometheus text
  *   OPTIONS (either route)         CORS preflight
  *
+ * Who may publish and subscribe, before any body is read: guard.ts.
+ *
  * Errors are 4xx with `{"error":"<CODE>","message":"..."}`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -21,17 +23,9 @@ import { streamStats } from '../server/event-stream.js'
 import { discardBody, readBody, sendJsonError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { createWebEventStream } from '../server/web.js'
-import type { TokenSource } from './auth.js'
-import {
-  cookieAllowed,
-  corsHeaders,
-  isJsonType,
-  originAllowed,
-  preflightHeaders,
-  sameOrigin,
-} from './cors.js'
+import { corsHeaders, originAllowed, preflightHeaders } from './cors.js'
+import { publishGuard, REFUSED, tokenSource } from './guard.js'
 import { checkTopic, type Hub, type OpenedSubscription } from './hub.js'
-import type { RefusedReason } from './metrics.js'
 import { parsePublishBody } from './publish-body.js'
 import type { StoredEvent } from './store.js'
 import { type HubEvent, Member, type SubscriptionOutput } from './subscription.js'
@@ -60,31 +54,6 @@ export interface HubHandlerOptions {
 export interface HubHandler {
   (request: Request): Promise<Response>
   (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void
-}
-
-const REFUSED: Record<string, RefusedReason> = {
-  UNAUTHORIZED: 'unauthorized',
-  FORBIDDEN: 'forbidden',
-  BODY_TOO_LARGE: 'body_too_large',
-  INVALID_JSON: 'bad_request',
-  BAD_REQUEST: 'bad_request',
-  CORS_REFUSED: 'cors',
-}
-
-const hostOf = (req: HubRequest): string => req.header('host') ?? req.url.host
-
-function tokenSource(hub: Hub, req: HubRequest): TokenSource {
-  const allowed = cookieAllowed(hub.options.cors, req.header('origin'), hostOf(req))
-  return {
-    authorization: req.header('authorization'),
-    cookie: allowed ? req.header('cookie') : null,
-    accessToken: req.url.searchParams.get('access_token'),
-  }
-}
-
-/** A token only the cookie carries (no Authorization header, no access_token). */
-function cookieOnly(from: TokenSource): boolean {
-  return !from.authorization && !from.accessToken && !!from.cookie
 }
 
 function errorAnswer(hub: Hub, err: unknown, headers: Record<string, string>): Answer {
@@ -156,26 +125,7 @@ async function publish(
   req: HubRequest,
   headers: Record<string, string>,
 ): Promise<Answer> {
-  const cors = hub.options.cors
-  const origin = req.header('origin')
-  // A page on another site publishes only from an origin --cors-origin allows.
-  if (origin && !sameOrigin(origin, hostOf(req)) && !(cors && originAllowed(cors, origin))) {
-    throw new SluiceError(
-      'CORS_REFUSED',
-      `Origin ${origin} may not publish here; allow it with --cors-origin.`,
-      { status: 403 },
-    )
-  }
-  const from = tokenSource(hub, req)
-  // CSRF: a form or a "simple" fetch can send the cookie with a text body and
-  // no preflight; a publish the cookie authorizes must be JSON.
-  if (cookieOnly(from) && !isJsonType(req.header('content-type'))) {
-    throw new SluiceError(
-      'UNSUPPORTED_MEDIA_TYPE',
-      'A publish authorized by the cookie must be sent as Content-Type: application/json.',
-      { status: 415 },
-    )
-  }
+  const from = publishGuard(hub, req)
   const text = await req.text(hub.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)
   const { topic, data, event } = parsePublishBody(text)
   const auth = await hub.authorizer

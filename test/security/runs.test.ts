@@ -5,9 +5,25 @@
  * failed before its fix.
  */
 import { readFileSync } from 'node:fs'
-import { describe, expect, it } from 'vitest'
+import { SignJWT } from 'jose'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createHub } from '../../src/hub/index.js'
 import { freePort, start, waitForPort } from '../helpers/external.js'
-import { ROOT } from '../helpers/serve.js'
+import { ROOT, type RunningApp, serveApp } from '../helpers/serve.js'
+
+const SECRET = 'a-long-enough-test-secret-of-32-bytes!'
+let running: RunningApp | undefined
+afterEach(async () => {
+  await running?.close()
+  running = undefined
+})
+
+async function token(claims: Record<string, unknown>): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(SECRET))
+}
 
 /** The resident set of a process in bytes (Linux /proc), or undefined elsewhere. */
 function rssOf(pid: number | undefined): number | undefined {
@@ -105,4 +121,54 @@ describe('row 1: runs cannot exhaust memory', () => {
       await server.stop('SIGKILL')
     }
   }, 120_000)
+})
+
+describe('row 1: POST /chat is authorized as /publish is', () => {
+  const chat = (headers: Record<string, string>, body = '{"message":"hi"}') =>
+    fetch(`${running!.url}/chat?delay=0&tokens=3`, { method: 'POST', headers, body })
+
+  it('with a key: no token 401, a token without the chat publish claim 403, with it 200', async () => {
+    running = await serveApp({ hub: createHub({ auth: { secret: SECRET } }) })
+    const json = { 'content-type': 'application/json' }
+    const none = await chat(json)
+    expect(none.status).toBe(401)
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="sluice"')
+    expect((await none.json()).error).toBe('UNAUTHORIZED')
+    const subscriber = await token({ sluice: { subscribe: ['*'] } })
+    const refused = await chat({ ...json, authorization: `Bearer ${subscriber}` })
+    expect(refused.status).toBe(403)
+    expect((await refused.json()).error).toBe('FORBIDDEN')
+    const publisher = await token({ sub: 'alice', sluice: { publish: ['chat'] } })
+    const ok = await chat({ ...json, authorization: `Bearer ${publisher}` })
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toContain('event:done')
+    expect(running.app.chat.started).toBe(1)
+    const metrics = await (await fetch(`${running.url}/metrics`)).text()
+    expect(metrics).toMatch(/sluice_hub_refused_total\{reason="unauthorized"\} 1/)
+  })
+
+  it('the cookie never authorizes a cross-site or non-JSON chat (CSRF), as for /publish', async () => {
+    running = await serveApp({ hub: createHub({ auth: { secret: SECRET } }) })
+    const cookie = `sluice_token=${await token({ sluice: { publish: ['*'] } })}`
+    const text = await chat({ cookie, 'content-type': 'text/plain' })
+    expect(text.status).toBe(415)
+    const evil = await chat({
+      cookie,
+      origin: 'https://evil.example',
+      'content-type': 'application/json',
+    })
+    expect(evil.status).toBe(403)
+    expect((await evil.json()).error).toBe('CORS_REFUSED')
+    const own = await chat({ cookie, 'content-type': 'application/json' })
+    expect(own.status).toBe(200)
+    await own.text()
+    expect(running.app.chat.started).toBe(1)
+  })
+
+  it('an open server (no key) still answers anyone on its own origin', async () => {
+    running = await serveApp()
+    const res = await chat({ 'content-type': 'text/plain' }, 'hello')
+    expect(res.status).toBe(200)
+    await res.text()
+  })
 })
