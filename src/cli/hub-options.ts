@@ -26,7 +26,7 @@ export const HUB_HELP = `Hub (GET /events?topic=a&topic=b, POST /publish, GET /m
   --redis URL            share topics with other nodes on Redis Streams (default: in memory)
   --history N            events kept per topic for Last-Event-ID replay (default 1000)
   --history-age MS       drop history older than this (default: no age limit)
-  --jwt-secret S         require HS256 JWTs (publishing always; subscribing unless --anonymous)
+  --jwt-secret S         require HS256 JWTs (publishing and POST /chat always; subscribing unless --anonymous)
   --jwt-public-key FILE  require RS256/ES256 JWTs verified with this PEM public key
   --anonymous            with a key: allow subscribing to public topics without a token
   --private-topic P      with --anonymous: topics (or * patterns) that still need a claim (default private/*)
