@@ -34,7 +34,7 @@ import { envelope } from '../protocol/envelope.js'
 import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { readBody } from '../server/http-json.js'
-import { envelopeRunFormat, type RunProducer, type Runs, sseRunFormat } from '../hub/runs.js'
+import { envelopeRunFormat, type RunProducer, type Runs, sseRunFormat } from '../runs/index.js'
 import { type ChatMode, simulateModel } from './model.js'
 
 export { answerFor, answerTokens, type ChatMode, simulateModel, tokenize } from './model.js'
@@ -214,7 +214,7 @@ function safeMessage(err: unknown): string {
 }
 
 /**
- * The simulated model as a resumable run's producer (see src/hub/runs.ts):
+ * The simulated model as a resumable run's producer (see src/runs/):
  * `event: token` per token, then `done` `{"reason":"complete","tokens":N}`;
  * a failure is `event: error` `{"error","message"}` then `done` `{"reason":"error"}`.
  */

@@ -24,32 +24,7 @@ export { DEFAULT_HISTORY } from './store.js'
 export { createAuthorizer, matchTopic, findToken } from './auth.js'
 export type { HubAuthOptions, Authorizer, TokenSource } from './auth.js'
 export type { CorsOptions } from './cors.js'
-export { HubMetrics, RunMetrics } from './metrics.js'
+export { HubMetrics } from './metrics.js'
 export { RESET_EVENT } from './subscription.js'
 export type { HubEvent, LossKind } from './subscription.js'
 export { formatId, parseId, newEpoch } from './ids.js'
-export {
-  Runs,
-  createRuns,
-  sseRunFormat,
-  envelopeRunFormat,
-  runTopic,
-  RESUME_URL_HEADER,
-  RUN_ID_HEADER,
-  DEFAULT_RUN_TTL,
-  DEFAULT_RUN_LEASE,
-} from './runs.js'
-export type {
-  RunsOptions,
-  RunOptions,
-  FollowOptions,
-  RunProducer,
-  RunEmitter,
-  RunMessage,
-  RunEvent,
-  RunFormat,
-  RunEndReason,
-  StartedRun,
-  StopResult,
-  OpenedRun,
-} from './runs.js'

@@ -47,7 +47,7 @@ declare const req: import('node:http').IncomingMessage
 declare const res: import('node:http').ServerResponse
 declare const app: any
 declare const hub: import('${src}/hub/hub.js').Hub
-declare const runs: import('${src}/hub/runs.js').Runs
+declare const runs: import('${src}/runs/runs.js').Runs
 declare const ctrl: AbortController
 declare const signal: AbortSignal
 declare const prompt: string

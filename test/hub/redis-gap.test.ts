@@ -7,7 +7,7 @@
  */
 import { expect, it } from 'vitest'
 import { createHub } from '../../src/hub/index.js'
-import { createRuns } from '../../src/hub/runs.js'
+import { createRuns } from '../../src/runs/index.js'
 import type { Store, StoredEvent } from '../../src/hub/store.js'
 import { describeExternal } from '../helpers/external.js'
 import { openSse, readEvents } from '../helpers/sse.js'

@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import { expect, it } from 'vitest'
 import { memoryStore } from '../../src/hub/memory-store.js'
-import { createRuns, type RunEvent } from '../../src/hub/runs.js'
+import { createRuns, type RunEvent } from '../../src/runs/index.js'
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
 

@@ -1,0 +1,247 @@
+/**
+ * Runs over HTTP, for node:http (`req, res`) and Web `Request`/`Response`:
+ * start a run and stream it as the response, resume it (`GET` on its resume
+ * URL, replay after Last-Event-ID then live), stop it (`DELETE`). The
+ * `Runs` methods `run`, `resume` and `stopRun` are these functions.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { SluiceError } from '../protocol/errors.js'
+import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
+import { readLastEventId } from '../server/event-stream.js'
+import { discardBody, sendJsonError } from '../server/http-json.js'
+import { createEventStream } from '../server/node.js'
+import { createWebEventStream } from '../server/web.js'
+import { sseRunFormat } from './formats.js'
+import { noop } from './log.js'
+import type { RunMetrics } from './metrics.js'
+import type {
+  FollowOptions,
+  OpenedRun,
+  RunFormat,
+  RunOptions,
+  RunProducer,
+  RunsOptions,
+  StartedRun,
+  StopResult,
+} from './types.js'
+
+/** The response header naming where a run is resumed (`GET`) and stopped (`DELETE`). */
+export const RESUME_URL_HEADER = 'Sluice-Resume-Url'
+export const RUN_ID_HEADER = 'Sluice-Run-Id'
+
+/** What the HTTP side needs of a runs manager. */
+export interface RunsCore {
+  readonly options: Readonly<RunsOptions>
+  readonly metrics: RunMetrics
+  open(runId: string, lastEventId: string): Promise<OpenedRun>
+  stop(runId: string): Promise<StopResult>
+  /** Start a run for a request to `path` (its resume URL defaults to `<path>/<runId>`). */
+  startFor(producer: RunProducer, options: RunOptions, path: string): Promise<StartedRun>
+  /** Count a follower of a run on this node (stopOnDisconnect). Returns the release. */
+  follow(runId: string): (disconnected: boolean) => void
+}
+
+export function isWebRequest(v: unknown): v is Request {
+  return (
+    typeof (v as Request)?.headers?.get === 'function' && typeof (v as Request).url === 'string'
+  )
+}
+
+/** Start a run and stream it as the response (Web). */
+export function runWeb(
+  core: RunsCore,
+  request: Request,
+  producer: RunProducer,
+  options: RunOptions = {},
+): Promise<Response> {
+  const path = new URL(request.url).pathname
+  return core.startFor(producer, options, path).then(
+    (started) =>
+      resumeWeb(core, request, started.runId, {
+        lastEventId: '',
+        format: options.format,
+        headers: options.headers,
+        resumeUrl: started.resumeUrl,
+      }),
+    webError,
+  )
+}
+
+/** Start a run and stream it as the response (node:http). */
+export function runNode(
+  core: RunsCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  producer: RunProducer,
+  options: RunOptions = {},
+): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname
+  return core.startFor(producer, options, path).then(
+    (started) =>
+      resumeNode(core, req, res, started.runId, {
+        lastEventId: '',
+        format: options.format,
+        headers: options.headers,
+        resumeUrl: started.resumeUrl,
+        openStream: options.openStream,
+      }),
+    (err) => nodeError(req, res, err),
+  )
+}
+
+/** `DELETE` on a resume URL (Web): 200 `{"runId","reason","stopped"}`, or 404. */
+export function stopWeb(core: RunsCore, runId: string): Promise<Response> {
+  return core.stop(runId).then(
+    (r) =>
+      new Response(JSON.stringify(r), {
+        status: 200,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      }),
+    webError,
+  )
+}
+
+/** `DELETE` on a resume URL (node:http). */
+export function stopNode(
+  core: RunsCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  runId: string,
+): Promise<void> {
+  discardBody(req, res)
+  return core.stop(runId).then(
+    (r) => {
+      const body = JSON.stringify(r)
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+      })
+      res.end(body)
+    },
+    (err) => nodeError(req, res, err),
+  )
+}
+
+function streamOptions(
+  options: Readonly<RunsOptions>,
+  runId: string,
+  resumeUrl: string,
+  extra?: Record<string, string>,
+) {
+  return {
+    headers: {
+      ...extra,
+      [RESUME_URL_HEADER]: resumeUrl,
+      [RUN_ID_HEADER]: runId,
+      'access-control-expose-headers': `${RESUME_URL_HEADER}, ${RUN_ID_HEADER}`,
+    },
+    retry: options.retry ?? 1000,
+    heartbeat: options.heartbeat ?? 15_000,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+  } satisfies EventStreamOptions
+}
+
+/** Replay then follow a run as the response (node:http); `isResume` counts it in the metrics. */
+export async function resumeNode(
+  core: RunsCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  runId: string,
+  options: FollowOptions,
+  isResume = false,
+): Promise<void> {
+  let opened: OpenedRun
+  try {
+    const lastEventId =
+      options.lastEventId ?? readLastEventId(req.headers['last-event-id'], req.url ?? '')
+    opened = await core.open(runId, lastEventId)
+  } catch (err) {
+    return nodeError(req, res, err)
+  }
+  if (isResume) core.metrics.resumed++
+  const resumeUrl = options.resumeUrl ?? new URL(req.url ?? '/', 'http://localhost').pathname
+  const headers = streamOptions(core.options, runId, resumeUrl, options.headers)
+  if (opened.status === 'finished') {
+    opened.close()
+    discardBody(req, res)
+    res.writeHead(204, headers.headers).end()
+    return
+  }
+  const open = options.openStream ?? createEventStream
+  const stream = open(req, res, headers)
+  pipe(core, opened, stream, options.format ?? sseRunFormat)
+  if (res.destroyed || req.socket?.destroyed) stream.gone()
+}
+
+/** Replay then follow a run as the response (Web). */
+export async function resumeWeb(
+  core: RunsCore,
+  request: Request,
+  runId: string,
+  options: FollowOptions,
+  isResume = false,
+): Promise<Response> {
+  let opened: OpenedRun
+  try {
+    const lastEventId =
+      options.lastEventId ?? readLastEventId(request.headers.get('last-event-id'), request.url)
+    opened = await core.open(runId, lastEventId)
+  } catch (err) {
+    return webError(err)
+  }
+  if (isResume) core.metrics.resumed++
+  const resumeUrl = options.resumeUrl ?? new URL(request.url).pathname
+  const o = streamOptions(core.options, runId, resumeUrl, options.headers)
+  if (opened.status === 'finished') {
+    opened.close()
+    return new Response(null, { status: 204, headers: o.headers })
+  }
+  const { stream, response } = createWebEventStream(request, o)
+  pipe(core, opened, stream, options.format ?? sseRunFormat)
+  return response
+}
+
+/** A follower on an event stream: formatted events in, completed at the terminal event. */
+function pipe(core: RunsCore, opened: OpenedRun, stream: EventStream, format: RunFormat): void {
+  const release = core.follow(opened.runId)
+  stream.onCompletion((reason) => {
+    opened.close()
+    release(reason === 'disconnect' || reason === 'slow-consumer')
+  })
+  opened.start({
+    event(e) {
+      if (stream.isClosed) return
+      const text = format(e)
+      // Not awaited: a slow follower is cut at maxBufferedBytes and resumes; it never slows the run.
+      if (text !== null) stream.write(text).catch(noop)
+    },
+    end() {
+      stream.complete()
+    },
+    detach() {
+      stream.complete()
+    },
+  })
+}
+
+function errorBody(err: unknown): { status: number; code: string; message: string } {
+  if (err instanceof SluiceError && typeof err.details.status === 'number') {
+    return { status: err.details.status, code: err.code, message: err.message }
+  }
+  return { status: 500, code: 'INTERNAL', message: 'The server failed to handle this run request.' }
+}
+
+function webError(err: unknown): Response {
+  const { status, code, message } = errorBody(err)
+  return new Response(JSON.stringify({ error: code, message }), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  })
+}
+
+function nodeError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const { status, code, message } = errorBody(err)
+  discardBody(req, res)
+  sendJsonError(res, status, code, message)
+}

@@ -1,0 +1,26 @@
+/**
+ * `sluice/runs`: resumable runs, a layer above the hub. A producer's events go
+ * into a `Store` (memory, or Redis across nodes) under the run's id; any
+ * request replays what it missed and follows the rest live, and a DELETE
+ * anywhere stops it. `createRuns(store)`; `sluice serve` composes it with the
+ * hub. See docs/runs.md.
+ */
+export { Runs, createRuns } from './runs.js'
+export { sseRunFormat, envelopeRunFormat } from './formats.js'
+export { runTopic, DEFAULT_RUN_TTL, DEFAULT_RUN_LEASE } from './log.js'
+export type { RunEndReason } from './log.js'
+export { RESUME_URL_HEADER, RUN_ID_HEADER } from './http.js'
+export { RunMetrics } from './metrics.js'
+export type {
+  RunsOptions,
+  RunOptions,
+  FollowOptions,
+  RunProducer,
+  RunEmitter,
+  RunMessage,
+  RunEvent,
+  RunFormat,
+  StartedRun,
+  StopResult,
+  OpenedRun,
+} from './types.js'

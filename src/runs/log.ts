@@ -1,0 +1,133 @@
+/**
+ * A run's log in its store: where it lives, how its events are named and
+ * numbered, and the rule every reader applies to it.
+ *
+ * In order: `event: run` `{"runId","resumeUrl"}`, the producer's events, then
+ * exactly one terminal `event: done` `{"reason":...}` where the reason is
+ * `complete`, `stopped` (DELETE), `error` (after an `event: error`) or `lost`
+ * (its node died). Several nodes may race to write a terminal event (a stop
+ * against the producer's own end, two followers noticing a lapsed lease): the
+ * FIRST terminal event in the log wins for every reader, and anything after
+ * it is never delivered. That one rule keeps every follower, on every node,
+ * and every later resume in agreement without a lock.
+ *
+ * Ids: a run's events are numbered from 0 (the `run` event) by the producer;
+ * the SSE id is that number, so a run's ids read 0, 1, 2... whatever else the
+ * store holds. The store keeps it in the event name (`<n>:<name>`); a
+ * terminal event another node writes carries no number and takes the next
+ * one, which every reader computes alike from the log.
+ */
+import { SluiceError } from '../protocol/errors.js'
+import type { StoredEvent } from '../hub/store.js'
+
+/** Store topics of runs start with a NUL, which a pub/sub topic may never contain: runs and topics never meet. */
+export const RUN_TOPIC_PREFIX = '\u0000run:'
+export const RUN_EVENT = 'run'
+export const DONE_EVENT = 'done'
+/** The producing node's lease marker: in the log, never delivered to clients. */
+export const LEASE_EVENT = 'sluice-lease'
+
+export const DEFAULT_RUN_TTL = 10 * 60_000
+export const DEFAULT_RUN_LEASE = 5_000
+
+export type RunEndReason = 'complete' | 'stopped' | 'error' | 'lost'
+
+const RUN_ID_RE = /^[A-Za-z0-9_-]{1,128}$/
+/** Event names the producer may not use: the log's own. */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set([RUN_EVENT, DONE_EVENT, LEASE_EVENT])
+
+export const noop = (): void => {}
+
+export function runTopic(runId: string): string {
+  return RUN_TOPIC_PREFIX + runId
+}
+
+export function newRunId(): string {
+  const bytes = new Uint8Array(16)
+  globalThis.crypto.getRandomValues(bytes)
+  let s = ''
+  for (const b of bytes) s += (b % 36).toString(36)
+  return s + Date.now().toString(36).slice(-4)
+}
+
+export function checkRunId(runId: unknown): string {
+  if (typeof runId !== 'string' || !RUN_ID_RE.test(runId)) {
+    throw new SluiceError(
+      'RUN_NOT_FOUND',
+      'No such run: a run id is 1-128 characters of A-Z a-z 0-9 _ -.',
+      { status: 404 },
+    )
+  }
+  return runId
+}
+
+/** A stored run event: `<n>:<name>` for the producer's numbered events, the bare name otherwise. */
+export function unpack(e: StoredEvent): { n: number | undefined; name: string } {
+  const ev = e.event ?? ''
+  const colon = ev.indexOf(':')
+  if (colon > 0) {
+    const digits = ev.slice(0, colon)
+    if (/^\d{1,15}$/.test(digits)) return { n: Number(digits), name: ev.slice(colon + 1) }
+  }
+  return { n: undefined, name: ev }
+}
+
+export const isTerminal = (e: StoredEvent): boolean => unpack(e).name === DONE_EVENT
+
+export function doneReason(data: string): RunEndReason {
+  try {
+    const r = (JSON.parse(data) as { reason?: unknown }).reason
+    if (r === 'complete' || r === 'stopped' || r === 'error' || r === 'lost') return r
+  } catch {}
+  return 'complete'
+}
+
+export function doneMessage(data: string): string | undefined {
+  try {
+    const m = (JSON.parse(data) as { message?: unknown }).message
+    return typeof m === 'string' ? m : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The event number a follower resumes after, from its Last-Event-ID: -1 (from
+ * the start) for none. Throws BAD_REQUEST (400) for an id that is not a run's.
+ */
+export function resumePoint(lastEventId: string): number {
+  if (!lastEventId) return -1
+  if (!/^\d{1,15}$/.test(lastEventId)) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `Last-Event-ID ${JSON.stringify(lastEventId)} is not an id of a run (0, 1, 2...): resume with the id of the last event you received, or none to replay the run.`,
+      { status: 400 },
+    )
+  }
+  return Number(lastEventId)
+}
+
+/**
+ * What a follower resuming after event `after` makes of the log read so far:
+ * whether its client already has the terminal event, and the number of the
+ * oldest event kept (numbering as every reader does: an unnumbered, terminal,
+ * event takes the next number).
+ */
+export function scanLog(
+  events: readonly StoredEvent[],
+  after: number,
+): { finishedForClient: boolean; firstNumber: number | undefined } {
+  let finishedForClient = false
+  let firstNumber: number | undefined
+  let last = -1
+  for (const e of events) {
+    if (e.event === LEASE_EVENT) continue
+    last = unpack(e).n ?? last + 1
+    firstNumber ??= last
+    if (isTerminal(e)) {
+      finishedForClient = last <= after
+      break
+    }
+  }
+  return { finishedForClient, firstNumber }
+}

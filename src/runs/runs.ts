@@ -1,0 +1,331 @@
+/**
+ * Resumable runs: a producer (an LLM answer, a long job) whose events go into
+ * a store (the hub's kind: memory, or Redis to share it across nodes) under
+ * the run's own id instead of straight to one socket. The request that
+ * started it streams from the store; any later request replays what it missed
+ * (`Last-Event-ID`) and follows the rest live, on any node that shares the
+ * store. See docs/runs.md.
+ *
+ * `Runs` is the facade over one store: the run log's rules (log.ts), the
+ * producing side (producer.ts), the following side (follower.ts), HTTP
+ * (http.ts) and the output formats (formats.ts). It is a layer above the hub:
+ * it takes a `Store`, and `sluice serve` composes the two.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { SluiceError } from '../protocol/errors.js'
+import type { Store } from '../hub/store.js'
+import { type FollowerHost, openFollower } from './follower.js'
+import {
+  isWebRequest,
+  resumeNode,
+  resumeWeb,
+  type RunsCore,
+  runNode,
+  runWeb,
+  stopNode,
+  stopWeb,
+} from './http.js'
+import {
+  checkRunId,
+  DEFAULT_RUN_LEASE,
+  DEFAULT_RUN_TTL,
+  DONE_EVENT,
+  doneReason,
+  isTerminal,
+  newRunId,
+  noop,
+  RUN_EVENT,
+  runTopic,
+} from './log.js'
+import { RunMetrics } from './metrics.js'
+import { defaultFormatError, drive, LocalRun, type ProducerHost } from './producer.js'
+import type {
+  FollowOptions,
+  OpenedRun,
+  RunOptions,
+  RunProducer,
+  RunsOptions,
+  StartedRun,
+  StopResult,
+} from './types.js'
+
+/**
+ * The runs over one store: `run(...)`, `resume(...)`, `stopRun(...)` over
+ * HTTP, `start()`, `open()`, `stop()` for the lower level.
+ */
+export class Runs {
+  readonly store: Store
+  private readonly local = new Map<string, LocalRun>()
+  /** Followers per run on this node, for `stopOnDisconnect`. */
+  private readonly followers = new Map<string, number>()
+  private readonly abandon = new Map<string, number>()
+  private readonly opened = new Set<() => void>()
+  private closed = false
+  readonly ttl: number
+  readonly lease: number
+  readonly options: Readonly<RunsOptions>
+  /** Counters for `GET /metrics` (`metricsText()`). */
+  readonly metrics = new RunMetrics()
+  /** What the producing side, the following side and HTTP see of this manager. */
+  private readonly producers: ProducerHost
+  private readonly followerHost: FollowerHost
+  private readonly core: RunsCore
+
+  constructor(store: Store, options: RunsOptions = {}) {
+    this.store = store
+    this.options = options
+    this.ttl = options.ttl ?? DEFAULT_RUN_TTL
+    this.lease = options.lease ?? DEFAULT_RUN_LEASE
+    for (const [k, v] of [
+      ['ttl', this.ttl],
+      ['lease', this.lease],
+    ] as const) {
+      if (!Number.isFinite(v) || v <= 0) {
+        throw new SluiceError(
+          'INVALID_ARGUMENT',
+          `Runs \`${k}\` must be a positive number of ms.`,
+          {
+            [k]: v,
+          },
+        )
+      }
+    }
+    this.producers = { store, metrics: this.metrics, forget: (run) => this.forget(run) }
+    this.followerHost = {
+      store,
+      ttl: this.ttl,
+      lease: this.lease,
+      metrics: this.metrics,
+      isLocal: (runId) => this.local.has(runId),
+      opened: this.opened,
+    }
+    this.core = {
+      options,
+      metrics: this.metrics,
+      open: (runId, lastEventId) => this.open(runId, lastEventId),
+      stop: (runId) => this.stop(runId),
+      startFor: (producer, o, path) => this.startFor(producer, o, path),
+      follow: (runId) => this.follow(runId),
+    }
+  }
+
+  /** Runs this node is producing now. */
+  get active(): number {
+    return this.local.size
+  }
+
+  /** The runs' counters as Prometheus text (`sluice_runs_*`). */
+  metricsText(): string {
+    return this.metrics.text(this.active)
+  }
+
+  /** Whether this node is producing the run. */
+  isLocal(runId: string): boolean {
+    return this.local.has(runId)
+  }
+
+  /**
+   * Start a run: write its `run` event, then run the producer in the
+   * background. Followers attach with `open()` (or the HTTP helpers).
+   */
+  async start(producer: RunProducer, options: RunOptions = {}): Promise<StartedRun> {
+    if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The runs manager is closed.')
+    if (typeof producer !== 'function') {
+      throw new SluiceError(
+        'INVALID_ARGUMENT',
+        'A run needs a producer function: async function* (run, signal) { yield "token" } or async (run, signal) => { await run.send("token") }.',
+      )
+    }
+    const max = this.options.maxActive ?? 10_000
+    if (this.local.size >= max) {
+      throw new SluiceError(
+        'RUN_LIMIT',
+        `This node is already producing ${max} runs (maxActive); retry shortly.`,
+        { status: 503, maxActive: max },
+      )
+    }
+    const runId = options.id === undefined ? newRunId() : checkRunId(options.id)
+    // A random id never collides; a chosen one may.
+    if (
+      this.local.has(runId) ||
+      (options.id !== undefined && (await this.store.info(runTopic(runId))) !== null)
+    ) {
+      throw new SluiceError('RUN_EXISTS', `A run with id ${runId} exists already.`, {
+        status: 409,
+      })
+    }
+    const resumeUrl =
+      typeof options.resumeUrl === 'function'
+        ? options.resumeUrl(runId)
+        : (options.resumeUrl ?? `/runs/${runId}`)
+    const ttl = options.ttl ?? this.ttl
+    const run = new LocalRun(this.producers, runId, runTopic(runId), options.event ?? 'token', ttl)
+    this.local.set(runId, run)
+    this.metrics.started++
+    try {
+      await run.appendNumbered(RUN_EVENT, JSON.stringify({ runId, resumeUrl }))
+      await run.watchForStop()
+    } catch (err) {
+      run.settle('error', err)
+      throw err
+    }
+    if (this.store.kind !== 'memory') run.startLease(this.lease)
+    void drive(run, producer, options.formatError ?? defaultFormatError)
+    return { runId, resumeUrl, ended: run.ended }
+  }
+
+  /**
+   * Stop a run, wherever it is produced: writes `done` `{"reason":"stopped"}`
+   * (unless it has ended already) and aborts the producer's signal (at once
+   * here, through the store's live feed on another node).
+   */
+  async stop(runId: string): Promise<StopResult> {
+    checkRunId(runId)
+    const local = this.local.get(runId)
+    if (local && !local.finished) {
+      await local.finish('stopped')
+      return { runId, reason: 'stopped', stopped: true }
+    }
+    const topic = runTopic(runId)
+    const read = await this.store.read([topic], 0)
+    if (read.events.length === 0) {
+      throw new SluiceError('RUN_NOT_FOUND', `No run ${runId} (it never existed or expired).`, {
+        status: 404,
+      })
+    }
+    const terminal = read.events.find(isTerminal)
+    if (terminal) return { runId, reason: doneReason(terminal.data), stopped: false }
+    await this.store.append(topic, { event: DONE_EVENT, data: '{"reason":"stopped"}' })
+    await this.store.expire(topic, this.ttl)
+    // The first terminal event in the log is the one that counts.
+    const after = await this.store.read([topic], 0)
+    const first = after.events.find(isTerminal)
+    const reason = first ? doneReason(first.data) : 'stopped'
+    return { runId, reason, stopped: reason === 'stopped' }
+  }
+
+  /**
+   * Open a follower of a run: live events are held from now, the log after
+   * `lastEventId` is read; `start(output)` writes the replay then live events
+   * up to and including the terminal one. Throws RUN_NOT_FOUND (404), or
+   * BAD_REQUEST (400) for an id that is not from this run's store.
+   */
+  async open(runId: string, lastEventId = ''): Promise<OpenedRun> {
+    if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The runs manager is closed.')
+    checkRunId(runId)
+    return openFollower(this.followerHost, runId, lastEventId)
+  }
+
+  /** Count a follower of a run on this node (stopOnDisconnect). Returns the release. */
+  private follow(runId: string): (disconnected: boolean) => void {
+    this.followers.set(runId, (this.followers.get(runId) ?? 0) + 1)
+    let released = false
+    return (disconnected) => {
+      if (released) return
+      released = true
+      const n = (this.followers.get(runId) ?? 1) - 1
+      if (n > 0) {
+        this.followers.set(runId, n)
+        return
+      }
+      this.followers.delete(runId)
+      const grace = this.abandon.get(runId)
+      if (!disconnected || grace === undefined || !this.local.has(runId)) return
+      setTimeout(() => {
+        if (!this.followers.has(runId) && this.local.has(runId)) this.stop(runId).catch(noop)
+      }, grace).unref?.()
+    }
+  }
+
+  private forget(run: LocalRun): void {
+    if (this.local.get(run.runId) === run) this.local.delete(run.runId)
+    this.abandon.delete(run.runId)
+  }
+
+  /** Start a run for a request to `path`: its resume URL defaults to `<path>/<runId>`. */
+  private startFor(producer: RunProducer, options: RunOptions, path: string): Promise<StartedRun> {
+    const resumeUrl =
+      options.resumeUrl ?? ((id: string) => `${path.endsWith('/') ? path : path + '/'}${id}`)
+    return this.start(producer, { ...options, resumeUrl }).then((started) => {
+      const grace = options.stopOnDisconnect
+      if (grace !== undefined && grace !== false) {
+        this.abandon.set(started.runId, grace === true ? 0 : grace)
+      }
+      return started
+    })
+  }
+
+  // ---- HTTP: node:http and Web Request/Response (http.ts) ----
+
+  /**
+   * Start a run and stream it as the response: `Sluice-Resume-Url` names
+   * where to resume (`GET` with Last-Event-ID) and stop (`DELETE`).
+   */
+  run(request: Request, producer: RunProducer, options?: RunOptions): Promise<Response>
+  run(
+    req: IncomingMessage,
+    res: ServerResponse,
+    producer: RunProducer,
+    options?: RunOptions,
+  ): Promise<void>
+  run(
+    a: Request | IncomingMessage,
+    b: ServerResponse | RunProducer,
+    c?: RunProducer | RunOptions,
+    d?: RunOptions,
+  ): Promise<Response | void> {
+    if (isWebRequest(a)) return runWeb(this.core, a, b as RunProducer, c as RunOptions | undefined)
+    return runNode(this.core, a, b as ServerResponse, c as RunProducer, d)
+  }
+
+  /** Resume (replay, then follow live) a run: `GET` on its resume URL. */
+  resume(request: Request, runId: string, options?: FollowOptions): Promise<Response>
+  resume(
+    req: IncomingMessage,
+    res: ServerResponse,
+    runId: string,
+    options?: FollowOptions,
+  ): Promise<void>
+  resume(
+    a: Request | IncomingMessage,
+    b: ServerResponse | string,
+    c?: string | FollowOptions,
+    d?: FollowOptions,
+  ): Promise<Response | void> {
+    if (isWebRequest(a)) {
+      return resumeWeb(this.core, a, b as string, (c as FollowOptions) ?? {}, true)
+    }
+    return resumeNode(this.core, a, b as ServerResponse, c as string, d ?? {}, true)
+  }
+
+  /** Stop a run: `DELETE` on its resume URL. 200 `{"runId","reason","stopped"}`, or 404. */
+  stopRun(request: Request, runId: string): Promise<Response>
+  stopRun(req: IncomingMessage, res: ServerResponse, runId: string): Promise<void>
+  stopRun(
+    a: Request | IncomingMessage,
+    b: ServerResponse | string,
+    c?: string,
+  ): Promise<Response | void> {
+    if (isWebRequest(a)) return stopWeb(this.core, b as string)
+    return stopNode(this.core, a, b as ServerResponse, c as string)
+  }
+
+  /** Stop producing: local runs end with `done` `{"reason":"lost"}` (the node is going away); followers are released. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    // Our own runs first: their followers (here and elsewhere) get the terminal event.
+    await Promise.all(
+      [...this.local.values()].map((run) =>
+        run.finish('lost', { message: 'The node producing this run shut down.' }),
+      ),
+    )
+    // Followers of runs produced elsewhere: end their streams; they resume on another node.
+    for (const detach of [...this.opened]) detach()
+  }
+}
+
+/** A runs manager over a store (the hub's, or one of its own); `sluice serve` composes it with the hub. */
+export function createRuns(store: Store, options: RunsOptions = {}): Runs {
+  return new Runs(store, options)
+}
