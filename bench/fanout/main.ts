@@ -68,8 +68,9 @@ function readArgs(argv: string[]): Map<string, string> | 'help' | { usage: strin
     if (!a.startsWith('--')) return { usage: `unknown argument '${a}'` }
     if (!VALUE_OPTIONS.includes(a.slice(2))) return { usage: `unknown option '${a}'` }
     const next = argv[i + 1]
-    // `--variants --quick`: a value that looks like a flag is refused, not taken.
-    if (next === undefined || next.startsWith('-')) {
+    // `--variants --quick`: a value that looks like a flag is refused, not taken;
+    // a negative number is a value (`--msgs -3` is refused as a count below).
+    if (next === undefined || (next.startsWith('-') && !/^-\d/.test(next))) {
       return { usage: `${a} needs a value${next ? `, but '${next}' follows it` : ''}` }
     }
     args.set(a.slice(2), next)
