@@ -306,12 +306,9 @@ function describe(err: unknown): string {
 }
 
 function isAborted(err: unknown): boolean {
+  // Node's own codes for a request cut by its client (not sluice error codes).
   const code = (err as { code?: unknown } | null)?.code
-  return (
-    code === 'ECONNRESET' ||
-    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
-    (err as Error)?.message === 'aborted'
-  )
+  return code === 'ECONNRESET' || (err as Error)?.message === 'aborted'
 }
 
 /** One rate-limited logger per app (a burst of failing requests must not flood the log). */

@@ -6,14 +6,7 @@ export { EventSource } from './event-source.js'
 export type { EventSourceInit } from './event-source.js'
 export { RESUME_URL_HEADER } from './connection.js'
 export type { BodyOption, HeadersOption, RetryInfo } from './connection.js'
-export {
-  RetryPolicy,
-  DEFAULT_RETRY,
-  backoffDelay,
-  backoffBounds,
-  isFinalError,
-  parseRetryAfter,
-} from './retry.js'
+export { isFinalError } from './retry.js'
 export type { RetryOptions } from './retry.js'
 export type { EventSourceMessage } from '../protocol/types.js'
 export { SluiceError, isSluiceError } from '../protocol/errors.js'

@@ -3,9 +3,9 @@
  * memory by default or on Redis Streams (`sluice/hub/redis`), with JWT auth,
  * CORS and Prometheus metrics. See docs/hub.md.
  */
-export { createHub, Hub, checkTopic } from './hub.js'
+export { createHub } from './hub.js'
+export type { Hub } from './hub.js'
 export type { HubOptions, PublishOptions, SubscribeOptions, OpenedSubscription } from './hub.js'
-export { hubHandler, hubRoutes, handleNode, handleWeb, DEFAULT_MAX_BODY_BYTES } from './http.js'
 export type { HubHandler, HubHandlerOptions } from './http.js'
 export { memoryStore } from './memory-store.js'
 export type { MemoryStoreOptions } from './memory-store.js'
@@ -20,11 +20,9 @@ export type {
   TopicInfo,
   WatchListener,
 } from './store.js'
-export { DEFAULT_HISTORY } from './store.js'
-export { createAuthorizer, matchTopic, findToken } from './auth.js'
+export { matchTopic } from './auth.js'
 export type { HubAuthOptions, Authorizer, TokenSource } from './auth.js'
 export type { CorsOptions } from './cors.js'
-export { HubMetrics } from './metrics.js'
+export type { HubMetrics } from './metrics.js'
 export { RESET_EVENT } from './subscription.js'
 export type { HubEvent, LossKind } from './subscription.js'
-export { formatId, parseId, newEpoch } from './ids.js'

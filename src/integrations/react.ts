@@ -37,7 +37,6 @@ import {
 } from './controller.js'
 
 export type { ChatOptions, ChatStatus, EventStreamOptions, StreamStatus }
-export { defaultIsEnd, defaultToken } from './controller.js'
 
 /** The stream's state (see `EventStreamState`) and its controls. */
 export interface UseEventStreamResult<T> extends Omit<EventStreamState<T>, 'received'> {

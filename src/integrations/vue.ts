@@ -43,7 +43,6 @@ import {
 } from './controller.js'
 
 export type { ChatOptions, ChatStatus, EventStreamOptions, StreamStatus }
-export { defaultIsEnd, defaultToken } from './controller.js'
 
 export interface UseEventStreamReturn<T> {
   /** The latest event's data (after `parse`). */

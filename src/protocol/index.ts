@@ -1,4 +1,4 @@
-export { createParser, DEFAULT_MAX_EVENT_SIZE } from './parser.js'
+export { createParser } from './parser.js'
 export type { ParserCallbacks, EventStreamParserHandle } from './parser.js'
 export { EventStreamParser } from './stream.js'
 export type { EventStreamParserOptions } from './stream.js'
@@ -8,10 +8,6 @@ export {
   encodeEnvelope,
   decodeEnvelope,
   envelopeJson,
-  ENVELOPE_CHUNK,
-  ENVELOPE_END,
-  ENVELOPE_ERROR,
-  ENVELOPE_KEEPALIVE,
 } from './envelope.js'
 export type { EnvelopeFrame } from './envelope.js'
 export { SluiceError, isSluiceError } from './errors.js'

@@ -5,12 +5,11 @@
  * anywhere stops it. `createRuns(store)`; `sluice serve` composes it with the
  * hub. See docs/runs.md.
  */
-export { Runs, createRuns } from './runs.js'
+export { createRuns } from './runs.js'
+export type { Runs } from './runs.js'
 export { sseRunFormat, envelopeRunFormat } from './formats.js'
-export { runTopic, DEFAULT_RUN_TTL, DEFAULT_RUN_LEASE } from './log.js'
 export type { RunEndReason } from './log.js'
-export { RESUME_URL_HEADER, RUN_ID_HEADER } from './http.js'
-export { RunMetrics } from './metrics.js'
+export type { RunMetrics } from './metrics.js'
 export type {
   RunsOptions,
   RunOptions,

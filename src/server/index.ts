@@ -6,30 +6,16 @@
 export {
   EventStream,
   StreamClosedError,
-  streamStats,
   defaultFormatError,
-  eventStreamHeaders,
   readLastEventId,
-  CLOSE_REASONS,
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_MAX_BUFFERED_BYTES,
 } from './event-stream.js'
 export type { CloseReason, EventStreamOptions, SendEvent, Sink } from './event-stream.js'
 export { createEventStream, eventStreamHandler } from './node.js'
 export type { NodeRequest, NodeResponse } from './node.js'
 export { createWebEventStream, eventStreamResponse } from './web.js'
 export type { WebEventStream } from './web.js'
-export { runProducer } from './producer.js'
-export { heartbeatTimerCount } from './heartbeat.js'
 export { expressEventStream } from './adapters/express.js'
 export { fastifyEventStream, fastifyEventStreamHandler } from './adapters/fastify.js'
 export type { FastifyReplyLike, FastifyRequestLike } from './adapters/fastify.js'
 export { honoEventStream } from './adapters/hono.js'
 export type { HonoContextLike } from './adapters/hono.js'
-export {
-  readBody,
-  readJsonBody,
-  sendJsonError,
-  sendSluiceError,
-  DEFAULT_BODY_LIMIT,
-} from './http-json.js'

@@ -9,7 +9,7 @@ import {
   backoffBounds,
   backoffDelay,
   parseRetryAfter,
-} from '../../src/client/index.js'
+} from '../../src/client/retry.js'
 
 describe('backoff', () => {
   it('every delay is within [d * (1 - jitter), d], d = min(cap, base * factor^n)', () => {

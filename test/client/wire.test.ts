@@ -6,12 +6,8 @@
  * idle watchdog, Retry-After, and the size bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  SluiceError,
-  backoffBounds,
-  fetchEventSource,
-  type EventSourceMessage,
-} from '../../src/client/index.js'
+import { SluiceError, fetchEventSource, type EventSourceMessage } from '../../src/client/index.js'
+import { backoffBounds } from '../../src/client/retry.js'
 import { freePort } from '../helpers/external.js'
 import { sleep } from '../helpers/wait.js'
 import { type Fixture, sseHead, startFixture } from '../fixtures/sse-server.js'

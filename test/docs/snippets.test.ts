@@ -27,7 +27,7 @@ describe('code blocks in the README and docs', () => {
 
   it('every one type-checks against src/', () => {
     expect(checkSnippets(ROOT, DIR, snippets)).toEqual([])
-  }, 60_000)
+  }, 180_000) // a whole type-check: seconds alone, over a minute on a loaded machine
 
   it('the check fails on a wrong option, a wrong import and a wrong call', () => {
     const bad = [

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { tokenize } from '../../src/cli/chat.js'
 import { redisStore } from '../../src/hub/redis-store.js'
-import { runTopic } from '../../src/runs/index.js'
+import { runTopic } from '../../src/runs/log.js'
 import type { Store } from '../../src/hub/store.js'
 import { describeExternal, type Started } from '../helpers/external.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'

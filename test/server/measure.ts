@@ -13,12 +13,8 @@
  */
 import { spawn } from 'node:child_process'
 import { createServer, request } from 'node:http'
-import {
-  EventStream,
-  type Sink,
-  createEventStream,
-  heartbeatTimerCount,
-} from '../../src/server/index.js'
+import { EventStream, type Sink, createEventStream } from '../../src/server/index.js'
+import { heartbeatTimerCount } from '../../src/server/heartbeat.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) {

@@ -11,10 +11,10 @@ import {
   createEventStream,
   type EventStream,
   eventStreamHandler,
-  heartbeatTimerCount,
   StreamClosedError,
-  streamStats,
 } from '../../src/server/index.js'
+import { streamStats } from '../../src/server/event-stream.js'
+import { heartbeatTimerCount } from '../../src/server/heartbeat.js'
 import { sleep, waitUntil } from '../helpers/wait.js'
 import { readWire, startServer, stalledClient, type TestServer } from './support.js'
 
