@@ -88,7 +88,6 @@ export function messageOf(text: string): string {
     throw new SluiceError(
       'MISSING_MESSAGE',
       'The request body is empty; send the message as text, or a JSON object such as {"message":"Hello"}.',
-      { status: 400 },
     )
   }
   if (trimmed[0] !== '{' && trimmed[0] !== '[') return text
@@ -99,7 +98,7 @@ export function messageOf(text: string): string {
     throw new SluiceError(
       'INVALID_JSON',
       `The request body starts like JSON but is not valid JSON (${(cause as Error).message}); send a JSON object such as {"message":"Hello"}, or the message as plain text.`,
-      { status: 400 },
+      {},
       { cause },
     )
   }
@@ -112,7 +111,6 @@ export function messageOf(text: string): string {
     throw new SluiceError(
       'MISSING_MESSAGE',
       'The JSON body has no `message` (or `name`, or `data`) string; send e.g. {"message":"Hello"}.',
-      { status: 400 },
     )
   }
   return message
@@ -126,7 +124,6 @@ function intParam(url: URL, name: string, min: number, max: number): number | un
     throw new SluiceError(
       'BAD_REQUEST',
       `Query parameter \`${name}\` must be an integer from ${min} to ${max}; got ${JSON.stringify(raw)}.`,
-      { status: 400 },
     )
   }
   return n
@@ -143,7 +140,6 @@ function stopOnDisconnectParam(url: URL): number | false | undefined {
     throw new SluiceError(
       'BAD_REQUEST',
       `Query parameter \`stopOnDisconnect\` must be \`true\`, \`false\` or an integer from 0 to 3600000 (ms); got ${JSON.stringify(raw)}.`,
-      { status: 400 },
     )
   }
 }
@@ -163,11 +159,11 @@ export function defaultStopOnDisconnect(format: ChatFormat): number | undefined 
 export async function readChatRequest(req: IncomingMessage, url: URL): Promise<ChatParams> {
   const modeRaw = url.searchParams.get('mode') ?? 'words'
   if (modeRaw !== 'chars' && modeRaw !== 'words') {
-    throw new SluiceError('BAD_REQUEST', '`mode` must be `chars` or `words`.', { status: 400 })
+    throw new SluiceError('BAD_REQUEST', '`mode` must be `chars` or `words`.')
   }
   const formatRaw = url.searchParams.get('format') ?? 'sse'
   if (formatRaw !== 'sse' && formatRaw !== 'envelope') {
-    throw new SluiceError('BAD_REQUEST', '`format` must be `sse` or `envelope`.', { status: 400 })
+    throw new SluiceError('BAD_REQUEST', '`format` must be `sse` or `envelope`.')
   }
   const delay = intParam(url, 'delay', 0, 60_000) ?? 30
   const tokens = intParam(url, 'tokens', 1, 100_000)

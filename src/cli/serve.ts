@@ -6,7 +6,7 @@
  * live in one table (see `routes` below): to mount one, add a line there.
  * A handler gets `(req, res, ctx)`; it opens event streams with
  * `ctx.app.openStream(req, res, options)` so that shutdown can end them, and
- * throws a `SluiceError` with `details.status` for a 4xx JSON answer.
+ * throws a `SluiceError` (its `status`, by default its code's) for a 4xx JSON answer.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { SluiceError } from '../protocol/errors.js'
@@ -143,7 +143,6 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
         throw new SluiceError(
           'CORS_REFUSED',
           `Origin ${origin ?? '(none)'} is not allowed; add it with --cors-origin.`,
-          { status: 403 },
         )
       }
       res.writeHead(204, preflightHeaders(cors, origin, methods)).end()
@@ -158,7 +157,7 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
       handler: withCors(async (req, res, ctx) => {
         // A run costs the node what a publisher costs it: /publish's rules (docs/security.md).
         await authorizePublish(hub, req, CHAT_TOPIC).catch((err) => {
-          if (err instanceof SluiceError && err.details.status === 401) {
+          if (err instanceof SluiceError && err.status === 401) {
             res.setHeader('www-authenticate', 'Bearer realm="sluice"')
           }
           throw err
@@ -219,9 +218,7 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
 }
 
 function shuttingDown(): SluiceError {
-  return new SluiceError('SHUTTING_DOWN', 'The server is shutting down; please retry shortly.', {
-    status: 503,
-  })
+  return new SluiceError('SHUTTING_DOWN', 'The server is shutting down; please retry shortly.')
 }
 
 function healthz(_req: IncomingMessage, res: ServerResponse): void {
@@ -289,7 +286,7 @@ async function dispatch(app: ServeApp, req: IncomingMessage, res: ServerResponse
 }
 
 function answerError(app: ServeApp, req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  if (err instanceof SluiceError && typeof err.details.status === 'number') {
+  if (err instanceof SluiceError && err.status !== undefined) {
     discardBody(req, res)
     sendSluiceError(res, err)
     return

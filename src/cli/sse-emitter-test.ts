@@ -25,15 +25,11 @@ export function sseEmitterTest(openStream: OpenStream) {
   return async (req: IncomingMessage, res: ServerResponse, ctx: { url: URL }): Promise<void> => {
     const name = ctx.url.searchParams.get('name')
     if (name === null) {
-      throw new SluiceError('BAD_REQUEST', "Required parameter 'name' is missing: ?name=Hello", {
-        status: 400,
-      })
+      throw new SluiceError('BAD_REQUEST', "Required parameter 'name' is missing: ?name=Hello")
     }
     const chars = Array.from(name)
     if (chars.length > MAX_NAME_CHARS) {
-      throw new SluiceError('BAD_REQUEST', `'name' is longer than ${MAX_NAME_CHARS} characters.`, {
-        status: 400,
-      })
+      throw new SluiceError('BAD_REQUEST', `'name' is longer than ${MAX_NAME_CHARS} characters.`)
     }
     if (req.method === 'POST') discardBody(req, res) // the guide's client POSTs a body we do not need
     const stream = openStream(req, res, { timeout: 0 })

@@ -80,11 +80,11 @@ export function matchTopic(selector: string, topic: string): boolean {
 }
 
 function unauthorized(message: string): SluiceError {
-  return new SluiceError('UNAUTHORIZED', message, { status: 401 })
+  return new SluiceError('UNAUTHORIZED', message)
 }
 
 function forbidden(message: string, topic: string): SluiceError {
-  return new SluiceError('FORBIDDEN', message, { status: 403, topic })
+  return new SluiceError('FORBIDDEN', message, { topic })
 }
 
 /** The token of a request: the Authorization header, then the cookie, then `?access_token=`. */

@@ -73,7 +73,6 @@ export function publishGuard(hub: GuardedHub, req: GuardRequest): TokenSource {
     throw new SluiceError(
       'CORS_REFUSED',
       `Origin ${origin} may not publish here; allow it with --cors-origin.`,
-      { status: 403 },
     )
   }
   const from = tokenSource(hub, req)
@@ -83,7 +82,6 @@ export function publishGuard(hub: GuardedHub, req: GuardRequest): TokenSource {
     throw new SluiceError(
       'UNSUPPORTED_MEDIA_TYPE',
       'A publish authorized by the cookie must be sent as Content-Type: application/json.',
-      { status: 415 },
     )
   }
   return from

@@ -57,13 +57,13 @@ export interface HubHandler {
 }
 
 function errorAnswer(hub: Hub, err: unknown, headers: Record<string, string>): Answer {
-  if (err instanceof SluiceError && typeof err.details.status === 'number') {
+  if (err instanceof SluiceError && err.status !== undefined) {
     hub.metrics.refuse(REFUSED[err.code] ?? err.code.toLowerCase())
     const h = { ...headers }
-    if (err.details.status === 401) h['www-authenticate'] = 'Bearer realm="sluice"'
+    if (err.status === 401) h['www-authenticate'] = 'Bearer realm="sluice"'
     return {
       kind: 'json',
-      status: err.details.status,
+      status: err.status,
       body: { error: err.code, message: err.message },
       headers: h,
     }
@@ -86,7 +86,6 @@ async function route(hub: Hub, req: HubRequest, base: string): Promise<Answer | 
         throw new SluiceError(
           'CORS_REFUSED',
           `Origin ${origin ?? '(none)'} is not allowed; add it with --cors-origin.`,
-          { status: 403 },
         )
       }
       return { kind: 'json', status: 204, body: null, headers: preflightHeaders(cors, origin) }
@@ -140,7 +139,6 @@ async function events(hub: Hub, req: HubRequest, headers: Record<string, string>
   // Counted and checked before any is matched against the auth patterns.
   if (topics.length === 0 || new Set(topics).size > max) {
     throw new SluiceError('BAD_REQUEST', `Subscribe to 1-${max} topics: /events?topic=a&topic=b.`, {
-      status: 400,
       count: topics.length,
     })
   }
@@ -225,9 +223,7 @@ class StreamSubscriber extends Member implements SubscriptionOutput, CompletionT
    */
   end(): void {
     this.stream?.completeWithError(
-      new SluiceError('SHUTTING_DOWN', 'The server is shutting down; reconnect shortly.', {
-        status: 503,
-      }),
+      new SluiceError('SHUTTING_DOWN', 'The server is shutting down; reconnect shortly.'),
     )
   }
 
@@ -329,10 +325,7 @@ export async function handleNode(
 async function readWebText(request: Request, limit: number): Promise<string> {
   const declared = Number(request.headers.get('content-length'))
   const tooLarge = () =>
-    new SluiceError('BODY_TOO_LARGE', `The request body is larger than ${limit} bytes.`, {
-      status: 413,
-      limit,
-    })
+    new SluiceError('BODY_TOO_LARGE', `The request body is larger than ${limit} bytes.`, { limit })
   if (Number.isFinite(declared) && declared > limit) throw tooLarge()
   if (!request.body) return ''
   const reader = request.body.getReader()

@@ -127,7 +127,7 @@ function jsonOf(data: unknown): string | undefined {
     throw new SluiceError(
       'BAD_REQUEST',
       `\`data\` cannot be sent as JSON (${cause instanceof RangeError ? 'nested too deeply' : 'it contains a cycle'}).`,
-      { status: 400 },
+      {},
       { cause },
     )
   }
@@ -138,14 +138,10 @@ export function checkTopic(topic: unknown): string {
     throw new SluiceError(
       'BAD_REQUEST',
       `A topic must be a non-empty string of at most ${MAX_TOPIC_LENGTH} characters.`,
-      { status: 400 },
     )
   }
   if (/[\u0000-\u001f\u007f]/.test(topic)) {
-    throw new SluiceError('BAD_REQUEST', 'A topic may not contain control characters.', {
-      status: 400,
-      topic,
-    })
+    throw new SluiceError('BAD_REQUEST', 'A topic may not contain control characters.', { topic })
   }
   return topic
 }
@@ -191,21 +187,17 @@ export class Hub {
     checkTopic(topic)
     const text = typeof data === 'string' ? data : jsonOf(data)
     if (text === undefined) {
-      throw new SluiceError('BAD_REQUEST', '`data` has no JSON form (undefined or a function).', {
-        status: 400,
-      })
+      throw new SluiceError('BAD_REQUEST', '`data` has no JSON form (undefined or a function).')
     }
     const event = options.event
     if (event !== undefined && (typeof event !== 'string' || /[\r\n]/.test(event))) {
-      throw new SluiceError('BAD_REQUEST', '`event` must be a string without CR or LF.', {
-        status: 400,
-      })
+      throw new SluiceError('BAD_REQUEST', '`event` must be a string without CR or LF.')
     }
     if (event?.startsWith('sluice-')) {
       throw new SluiceError(
         'BAD_REQUEST',
         '`event` names starting with sluice- are reserved for the hub and runs (sluice-reset, sluice-truncated...).',
-        { status: 400, event },
+        { event },
       )
     }
     const stored = await this.store.append(topic, event ? { data: text, event } : { data: text })
@@ -231,7 +223,7 @@ export class Hub {
       throw new SluiceError(
         'BAD_REQUEST',
         `Subscribe to 1-${max} topics: /events?topic=a&topic=b.`,
-        { status: 400, count: unique.length },
+        { count: unique.length },
       )
     }
     const sub = member ?? new Member(this)

@@ -8,7 +8,7 @@ export interface PublishBody {
 }
 
 function bad(message: string): SluiceError {
-  return new SluiceError('BAD_REQUEST', message, { status: 400 })
+  return new SluiceError('BAD_REQUEST', message)
 }
 
 export function parsePublishBody(text: string): PublishBody {
@@ -19,7 +19,6 @@ export function parsePublishBody(text: string): PublishBody {
     throw new SluiceError(
       'INVALID_JSON',
       `The body is not valid JSON (${(cause as Error).message}); send {"topic":"news","data":"hello"}.`,
-      { status: 400 },
     )
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {

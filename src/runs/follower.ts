@@ -126,7 +126,6 @@ class Follower {
       throw new SluiceError(
         'RUN_NOT_FOUND',
         `No run ${this.runId}: it never existed here, or it finished more than its TTL ago.`,
-        { status: 404 },
       )
     }
     this.read = read

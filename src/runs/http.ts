@@ -226,8 +226,8 @@ function pipe(core: RunsCore, opened: OpenedRun, stream: EventStream, format: Ru
 }
 
 function errorBody(err: unknown): { status: number; code: string; message: string } {
-  if (err instanceof SluiceError && typeof err.details.status === 'number') {
-    return { status: err.details.status, code: err.code, message: err.message }
+  if (err instanceof SluiceError && err.status !== undefined) {
+    return { status: err.status, code: err.code, message: err.message }
   }
   return { status: 500, code: 'INTERNAL', message: 'The server failed to handle this run request.' }
 }

@@ -55,7 +55,6 @@ export function checkRunId(runId: unknown): string {
     throw new SluiceError(
       'RUN_NOT_FOUND',
       'No such run: a run id is 1-128 characters of A-Z a-z 0-9 _ -.',
-      { status: 404 },
     )
   }
   return runId
@@ -101,7 +100,6 @@ export function resumePoint(lastEventId: string): number {
     throw new SluiceError(
       'BAD_REQUEST',
       `Last-Event-ID ${JSON.stringify(lastEventId)} is not an id of a run (0, 1, 2...): resume with the id of the last event you received, or none to replay the run.`,
-      { status: 400 },
     )
   }
   return Number(lastEventId)

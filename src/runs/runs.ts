@@ -141,7 +141,7 @@ export class Runs {
       throw new SluiceError(
         'RUN_LIMIT',
         `This node is already producing ${max} runs (maxActive); retry shortly.`,
-        { status: 503, maxActive: max },
+        { maxActive: max },
       )
     }
     const runId = options.id === undefined ? newRunId() : checkRunId(options.id)
@@ -150,9 +150,7 @@ export class Runs {
       this.local.has(runId) ||
       (options.id !== undefined && (await this.store.info(runTopic(runId))) !== null)
     ) {
-      throw new SluiceError('RUN_EXISTS', `A run with id ${runId} exists already.`, {
-        status: 409,
-      })
+      throw new SluiceError('RUN_EXISTS', `A run with id ${runId} exists already.`)
     }
     const resumeUrl =
       typeof options.resumeUrl === 'function'
@@ -189,9 +187,7 @@ export class Runs {
     const topic = runTopic(runId)
     const read = await this.store.read([topic], 0)
     if (read.events.length === 0) {
-      throw new SluiceError('RUN_NOT_FOUND', `No run ${runId} (it never existed or expired).`, {
-        status: 404,
-      })
+      throw new SluiceError('RUN_NOT_FOUND', `No run ${runId} (it never existed or expired).`)
     }
     const terminal = read.events.find(isTerminal)
     if (terminal) return { runId, reason: doneReason(terminal.data), stopped: false }

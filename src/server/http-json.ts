@@ -31,9 +31,9 @@ export function sendJsonError(
   res.end(body)
 }
 
-/** Answer with a `SluiceError` that carries an HTTP status in `details.status` (default 400). */
+/** Answer with a `SluiceError` that carries an HTTP status (`error.status`) (default 400). */
 export function sendSluiceError(res: ServerResponse, error: SluiceError): void {
-  const status = typeof error.details.status === 'number' ? error.details.status : 400
+  const status = error.status ?? 400
   sendJsonError(res, status, error.code, error.message)
 }
 
@@ -96,7 +96,6 @@ export async function readJsonBody(
     throw new SluiceError(
       'INVALID_JSON',
       'The request body is empty; send a JSON object such as {"message":"Hello"}.',
-      { status: 400 },
     )
   }
   try {
@@ -105,7 +104,7 @@ export async function readJsonBody(
     throw new SluiceError(
       'INVALID_JSON',
       `The request body is not valid JSON (${(cause as Error).message}); send a JSON object such as {"message":"Hello"}.`,
-      { status: 400 },
+      {},
       { cause },
     )
   }
@@ -115,7 +114,7 @@ function tooLarge(limit: number): SluiceError {
   return new SluiceError(
     'BODY_TOO_LARGE',
     `The request body is larger than ${limit} bytes; send a shorter message.`,
-    { status: 413, limit },
+    { limit },
   )
 }
 

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { ERROR_CODES } from '../../src/protocol/errors.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -33,13 +34,44 @@ function collectCodes(text: string): Set<string> {
     /sendError\(\s*[^,]+,\s*\d+,\s*['"]([A-Z][A-Z0-9_]*)['"]/g,
   ]
   for (const re of patterns) for (const m of text.matchAll(re)) codes.add(m[1])
+  // Node's own error codes (ERR_STREAM_PREMATURE_CLOSE...), compared against, are not sluice's.
+  for (const code of codes) if (code.startsWith('ERR_')) codes.delete(code)
   return codes
 }
 
+/** The one registry (src/protocol/errors.ts): code -> default HTTP status and meaning. */
+const REGISTRY: Record<string, { status?: number; meaning: string }> = ERROR_CODES
+
 function codeUnion(): Set<string> {
-  const text = readFileSync(join(ROOT, 'src/protocol/errors.ts'), 'utf8')
-  const union = /export type SluiceErrorCode =([\s\S]*?)\n\n/.exec(text)?.[1] ?? ''
-  return new Set([...union.matchAll(/\|\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]))
+  return new Set(Object.keys(REGISTRY))
+}
+
+interface DocRow {
+  code: string
+  /** The status cell; undefined when the row's table has no status column. */
+  status: string | undefined
+  line: number
+}
+
+/** The rows of docs/errors.md's tables: `| \`CODE\` | ...`, with the status cell when the table has one. */
+function docRows(doc: string): DocRow[] {
+  const rows: DocRow[] = []
+  let statusColumn = -1
+  doc.split('\n').forEach((text, i) => {
+    if (!text.startsWith('|')) return
+    const cells = text
+      .split(/(?<!\\)\|/)
+      .slice(1, -1)
+      .map((c) => c.trim())
+    if (cells[0] === 'code') {
+      statusColumn = cells.indexOf('status')
+      return
+    }
+    const code = /^`([A-Z][A-Z0-9_]*)`$/.exec(cells[0] ?? '')?.[1]
+    if (!code) return
+    rows.push({ code, status: statusColumn < 0 ? undefined : cells[statusColumn], line: i + 1 })
+  })
+  return rows
 }
 
 describe('docs/errors.md lists every error code', () => {
@@ -71,6 +103,51 @@ describe('docs/errors.md lists every error code', () => {
     expect(collectCodes("throw new SluiceError(\n  'NEW_THING',\n  'msg')")).toContain('NEW_THING')
     expect(collectCodes("sendJsonError(res, 418, 'TEAPOT', 'short and stout')")).toContain('TEAPOT')
     expect(collectCodes("if (err.code !== 'EPIPE') throw err")).not.toContain('EPIPE')
+    expect(collectCodes("code === 'ERR_STREAM_PREMATURE_CLOSE'")).toEqual(new Set())
+  })
+
+  it('every code used in src/ is in the registry (ERROR_CODES)', () => {
+    const unknown = [...used].filter(([code]) => !(code in REGISTRY)).map(([c, f]) => `${c} (${f})`)
+    expect(unknown, 'add these codes to ERROR_CODES in src/protocol/errors.ts').toEqual([])
+  })
+
+  it('docs/errors.md documents each registry code with the same HTTP status', () => {
+    const rows = docRows(doc)
+    expect(rows.length).toBeGreaterThan(30)
+    const problems: string[] = []
+    for (const row of rows) {
+      const info = REGISTRY[row.code]
+      if (!info) {
+        problems.push(`docs/errors.md:${row.line}: ${row.code} is not in ERROR_CODES`)
+        continue
+      }
+      const want = info.status === undefined ? '' : String(info.status)
+      if (row.status !== undefined && row.status !== want) {
+        problems.push(
+          `docs/errors.md:${row.line}: ${row.code} status ${row.status || '(none)'}, registry ${want || '(none)'}`,
+        )
+      }
+    }
+    for (const [code, info] of Object.entries(REGISTRY)) {
+      const mine = rows.filter((r) => r.code === code)
+      if (mine.length === 0) problems.push(`${code}: no row in docs/errors.md`)
+      else if (info.status !== undefined && !mine.some((r) => r.status !== undefined)) {
+        problems.push(
+          `${code}: registry status ${info.status}, but no row of docs/errors.md shows a status`,
+        )
+      }
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('the registry check catches a wrong status and an undocumented code', () => {
+    const rows = docRows(
+      '| code | status | when |\n| --- | --- | --- |\n| `NOT_FOUND` | 410 | x |\n',
+    )
+    expect(rows).toEqual([{ code: 'NOT_FOUND', status: '410', line: 3 }])
+    expect(docRows('| code | when |\n| `TIMEOUT` | x |')).toEqual([
+      { code: 'TIMEOUT', status: undefined, line: 2 },
+    ])
   })
 
   it('each one has a row in docs/errors.md', () => {

@@ -17,7 +17,7 @@ import { createRuns, type Runs, type RunsOptions } from '../../src/runs/index.js
 import { runTopic } from '../../src/runs/log.js'
 import type { Store } from '../../src/hub/store.js'
 import { events } from '../../src/client/index.js'
-import { SluiceError } from '../../src/protocol/errors.js'
+import { SluiceError, type SluiceErrorCode } from '../../src/protocol/errors.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis } from '../helpers/redis.js'
 import { listenLoopback } from '../helpers/http.js'
@@ -96,7 +96,11 @@ describe('Web Request/Response', () => {
       new Request('http://app.test/jobs', { method: 'POST' }),
       async (run) => {
         await run.send('partial ')
-        throw new SluiceError('QUOTA', 'The model quota is used up; try again tomorrow.')
+        // An application's own code: outside sluice's closed union, so named by a cast.
+        throw new SluiceError(
+          'QUOTA' as SluiceErrorCode,
+          'The model quota is used up; try again tomorrow.',
+        )
       },
     )
     const evs = await readEvents(res)

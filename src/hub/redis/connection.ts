@@ -42,12 +42,7 @@ export function storeError(what: string, cause: unknown): SluiceError {
   const reason = /enableOfflineQueue|Connection is closed/.test(text)
     ? 'Redis is unreachable (reconnecting in the background); retry shortly'
     : text.replace(/\.$/, '')
-  return new SluiceError(
-    'STORE_ERROR',
-    `Redis ${what} failed: ${reason}.`,
-    { status: 503 },
-    { cause },
-  )
+  return new SluiceError('STORE_ERROR', `Redis ${what} failed: ${reason}.`, {}, { cause })
 }
 
 /** Open both connections (or fail with STORE_ERROR, leaving none open) and define the append script. */
