@@ -1,6 +1,6 @@
 /**
  * Who may publish, checked before a body is read: the origin (a page on
- * another site only from an origin --cors-origin allows), where the token may
+ * another site that sends cookies only from an origin --cors-origin allows), where the token may
  * come from (the cookie only where it may speak, and only for JSON: CSRF),
  * then the token's claim (auth.ts). Used by `POST /publish` and by routes that
  * publish in effect, such as sluice serve's `POST /chat`.
@@ -69,7 +69,15 @@ function cookieOnly(from: TokenSource): boolean {
 export function publishGuard(hub: GuardedHub, req: GuardRequest): TokenSource {
   const cors = hub.options.cors
   const origin = req.header('origin')
-  if (origin && !sameOrigin(origin, hostOf(req)) && !(cors && originAllowed(cors, origin))) {
+  // Only a request carrying cookies has ambient authority to forge (CSRF); one without
+  // them may come through a dev proxy that rewrites Host (Vite's changeOrigin).
+  const cookies = req.header('cookie') !== null
+  if (
+    cookies &&
+    origin &&
+    !sameOrigin(origin, hostOf(req)) &&
+    !(cors && originAllowed(cors, origin))
+  ) {
     throw new SluiceError(
       'CORS_REFUSED',
       `Origin ${origin} may not publish here; allow it with --cors-origin.`,
