@@ -65,7 +65,7 @@ describeExternal(
         // once the handler saw the response complete.
         await waitUntil(
           () => proc.output().includes(' completed'),
-          20_000,
+          60_000,
           'the response to complete',
         )
       } finally {
@@ -104,7 +104,7 @@ describeExternal(
       const end = texts.indexOf('data:{"code":-200}\\n\\n')
       expect(end).toBeGreaterThan(texts.indexOf(frames.at(-1)!))
       expect(texts.at(-1)).toBe('<completed>')
-    })
+    }, 120_000) // javac and a JVM start: seconds alone, over 25 s on a loaded machine
 
     it('/sseEmitterTest?name=Hello%20WOrld!: data:<char> every 100 ms, then the end', async () => {
       const parts = await runClient(`${running.url}/sseEmitterTest?name=Hello%20WOrld!`)
@@ -115,6 +115,6 @@ describeExternal(
       const texts = parts.map((p) => p.text).filter((t) => t !== '')
       // Nothing but the characters, as Spring's SseEmitter.send(String) writes them, then the end.
       expect(texts).toEqual([...frames, '<completed>'])
-    })
+    }, 120_000)
   },
 )
