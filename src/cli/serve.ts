@@ -11,14 +11,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
-import { discardBody, sendJsonError, sendSluiceError } from '../server/http-json.js'
+import { discardBody, errorAnswer, sendJsonError, sendSluiceError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { type ChatStats, chatHandler, chatRunFormat, createChatStats } from './chat.js'
 import { rateLimitedLog, redact } from './redact.js'
 import { sseEmitterTest } from './sse-emitter-test.js'
 import { appRoutes } from './static.js'
 import { createHub, type Hub } from '../hub/hub.js'
-import { corsHeaders, originAllowed, preflightHeaders } from '../hub/cors.js'
+import { corsHeaders, preflight } from '../hub/cors.js'
 import { authorizePublish } from '../hub/guard.js'
 import { hubRoutes } from '../hub/http.js'
 import { memoryStore } from '../hub/memory-store.js'
@@ -137,15 +137,8 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
   const chatPreflight =
     (methods: string): RouteHandler =>
     (req, res) => {
-      const origin = req.headers.origin
       discardBody(req, res)
-      if (!cors || !origin || !originAllowed(cors, origin)) {
-        throw new SluiceError(
-          'CORS_REFUSED',
-          `Origin ${origin ?? '(none)'} is not allowed; add it with --cors-origin.`,
-        )
-      }
-      res.writeHead(204, preflightHeaders(cors, origin, methods)).end()
+      res.writeHead(204, preflight(cors, req.headers.origin, methods)).end()
     }
 
   // The routing table. Mount new routes here, one line each.
@@ -156,12 +149,8 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
       path: '/chat',
       handler: withCors(async (req, res, ctx) => {
         // A run costs the node what a publisher costs it: /publish's rules (docs/security.md).
-        await authorizePublish(hub, req, CHAT_TOPIC).catch((err) => {
-          if (err instanceof SluiceError && err.status === 401) {
-            res.setHeader('www-authenticate', 'Bearer realm="sluice"')
-          }
-          throw err
-        })
+        // Its 401 carries WWW-Authenticate, as every error answer's (errorAnswer).
+        await authorizePublish(hub, req, CHAT_TOPIC)
         return postChat(req, res, ctx.url)
       }),
     },
@@ -286,16 +275,13 @@ async function dispatch(app: ServeApp, req: IncomingMessage, res: ServerResponse
 }
 
 function answerError(app: ServeApp, req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  if (err instanceof SluiceError && err.status !== undefined) {
-    discardBody(req, res)
-    sendSluiceError(res, err)
-    return
-  }
   discardBody(req, res)
-  // A client that left mid-request is not the server's failure: nothing to log or answer.
-  if (req.destroyed || isAborted(err)) return
-  logFailure(app, `sluice serve: ${req.method} ${redact(req.url ?? '')} failed: ${describe(err)}`)
-  sendJsonError(res, 500, 'INTERNAL', 'The server failed to handle this request.')
+  if (!errorAnswer(err).exposed) {
+    // A client that left mid-request is not the server's failure: nothing to log or answer.
+    if (req.destroyed || isAborted(err)) return
+    logFailure(app, `sluice serve: ${req.method} ${redact(req.url ?? '')} failed: ${describe(err)}`)
+  }
+  sendSluiceError(res, err)
 }
 
 function describe(err: unknown): string {

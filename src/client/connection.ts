@@ -7,11 +7,11 @@
 import { SluiceError } from '../protocol/errors.js'
 import { createParser } from '../protocol/parser.js'
 import type { EventSourceMessage } from '../protocol/types.js'
+import { RESUME_URL_HEADER } from '../protocol/headers.js'
 import { RetryPolicy, isFinalError, parseRetryAfter, type RetryOptions } from './retry.js'
 
 export const EventStreamContentType = 'text/event-stream'
-/** A response header naming where a dropped stream is resumed (GET, with `Last-Event-ID`). */
-export const RESUME_URL_HEADER = 'Sluice-Resume-Url'
+export { RESUME_URL_HEADER }
 
 /** Headers as `fetch` takes them, or a function called before every attempt (e.g. for a fresh token). */
 export type HeadersOption = HeadersInit | (() => HeadersInit | Promise<HeadersInit>)

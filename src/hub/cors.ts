@@ -3,6 +3,8 @@
  * tokens), a preflight for `POST /publish`, and the hub's response headers
  * exposed to scripts.
  */
+import { SluiceError } from '../protocol/errors.js'
+import { RESUME_URL_HEADER } from '../protocol/headers.js'
 
 export interface CorsOptions {
   /**
@@ -17,7 +19,7 @@ export interface CorsOptions {
   maxAge?: number
 }
 
-export const EXPOSED_HEADERS = 'Sluice-History, Sluice-Resume-Url, Content-Type'
+export const EXPOSED_HEADERS = `Sluice-History, ${RESUME_URL_HEADER}, Content-Type`
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Last-Event-ID, Cache-Control'
 
 export function originAllowed(cors: CorsOptions, origin: string): boolean {
@@ -54,6 +56,24 @@ export function preflightHeaders(
     'access-control-allow-headers': ALLOWED_HEADERS,
     'access-control-max-age': String(cors.maxAge ?? 600),
   }
+}
+
+/**
+ * The one CORS preflight answer (the hub's routes and `sluice serve`'s):
+ * the 204's headers for an allowed origin; a 403 `CORS_REFUSED` otherwise.
+ */
+export function preflight(
+  cors: CorsOptions | undefined,
+  origin: string | null | undefined,
+  methods?: string,
+): Record<string, string> {
+  if (!cors || !origin || !originAllowed(cors, origin)) {
+    throw new SluiceError(
+      'CORS_REFUSED',
+      `Origin ${origin ?? '(none)'} is not allowed; add it with --cors-origin.`,
+    )
+  }
+  return preflightHeaders(cors, origin, methods)
 }
 
 /** Whether `origin` is the hub's own (a page served from `host`). */

@@ -19,11 +19,18 @@ import type {
   EventStream,
   EventStreamOptions,
 } from '../server/event-stream.js'
-import { streamStats } from '../server/event-stream.js'
-import { discardBody, readBody, sendJsonError } from '../server/http-json.js'
+import { readLastEventId, streamStats } from '../server/event-stream.js'
+import {
+  discardBody,
+  errorAnswer,
+  readBody,
+  readWebBody,
+  sendJsonError,
+  sendSluiceError,
+} from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { createWebEventStream } from '../server/web.js'
-import { corsHeaders, originAllowed, preflightHeaders } from './cors.js'
+import { corsHeaders, preflight } from './cors.js'
 import { publishGuard, REFUSED, tokenSource } from './guard.js'
 import { checkTopic, type Hub, type OpenedSubscription } from './hub.js'
 import { parsePublishBody } from './publish-body.js'
@@ -56,19 +63,17 @@ export interface HubHandler {
   (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void
 }
 
-function errorAnswer(hub: Hub, err: unknown, headers: Record<string, string>): Answer {
-  if (err instanceof SluiceError && err.status !== undefined) {
-    hub.metrics.refuse(REFUSED[err.code] ?? err.code.toLowerCase())
-    const h = { ...headers }
-    if (err.status === 401) h['www-authenticate'] = 'Bearer realm="sluice"'
-    return {
-      kind: 'json',
-      status: err.status,
-      body: { error: err.code, message: err.message },
-      headers: h,
-    }
+/** A refusal (a `SluiceError` with a status) as the one error answer, counted; anything else is rethrown. */
+function refusal(hub: Hub, err: unknown, headers: Record<string, string>): Answer {
+  const answer = errorAnswer(err)
+  if (!answer.exposed) throw err
+  hub.metrics.refuse(REFUSED[answer.body.error] ?? answer.body.error.toLowerCase())
+  return {
+    kind: 'json',
+    status: answer.status,
+    body: answer.body,
+    headers: { ...headers, ...answer.headers },
   }
-  throw err
 }
 
 /** Route one request; null when the path is not the hub's. */
@@ -82,13 +87,7 @@ async function route(hub: Hub, req: HubRequest, base: string): Promise<Answer | 
   const headers = corsHeaders(cors, origin)
   try {
     if (req.method === 'OPTIONS') {
-      if (!cors || !origin || !originAllowed(cors, origin)) {
-        throw new SluiceError(
-          'CORS_REFUSED',
-          `Origin ${origin ?? '(none)'} is not allowed; add it with --cors-origin.`,
-        )
-      }
-      return { kind: 'json', status: 204, body: null, headers: preflightHeaders(cors, origin) }
+      return { kind: 'json', status: 204, body: null, headers: preflight(cors, origin) }
     }
     const expected = name === '/publish' ? 'POST' : 'GET'
     const method = req.method === 'HEAD' ? 'GET' : req.method
@@ -115,7 +114,7 @@ async function route(hub: Hub, req: HubRequest, base: string): Promise<Answer | 
     if (name === '/publish') return await publish(hub, req, headers)
     return await events(hub, req, headers)
   } catch (err) {
-    return errorAnswer(hub, err, headers)
+    return refusal(hub, err, headers)
   }
 }
 
@@ -145,7 +144,7 @@ async function events(hub: Hub, req: HubRequest, headers: Record<string, string>
   for (const t of topics) checkTopic(t)
   const auth = await hub.authorizer
   await auth.check('subscribe', topics, tokenSource(hub, req))
-  const lastEventId = req.header('last-event-id') || req.url.searchParams.get('lastEventId') || ''
+  const lastEventId = readLastEventId(req.header('last-event-id'), req.url.href)
   const opened = await hub.open(topics, lastEventId, new StreamSubscriber(hub))
   const h = { ...headers }
   if (opened.history) h['sluice-history'] = opened.history
@@ -289,7 +288,7 @@ export async function handleNode(
     answer = await route(hub, nodeRequest(req), base)
   } catch (err) {
     discardBody(req, res)
-    sendJsonError(res, 500, 'INTERNAL', 'The hub failed to handle this request.')
+    sendSluiceError(res, err)
     throw err
   }
   if (!answer) return false
@@ -322,34 +321,6 @@ export async function handleNode(
 
 // ---- Web Request/Response ----
 
-async function readWebText(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get('content-length'))
-  const tooLarge = () =>
-    new SluiceError('BODY_TOO_LARGE', `The request body is larger than ${limit} bytes.`, { limit })
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge()
-  if (!request.body) return ''
-  const reader = request.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > limit) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge()
-    }
-    chunks.push(value)
-  }
-  const all = new Uint8Array(size)
-  let o = 0
-  for (const c of chunks) {
-    all.set(c, o)
-    o += c.byteLength
-  }
-  return new TextDecoder().decode(all)
-}
-
 /** Serve a hub route as a fetch handler; null when the path is not the hub's. */
 export async function handleWeb(hub: Hub, request: Request, base = ''): Promise<Response | null> {
   const answer = await route(
@@ -358,7 +329,7 @@ export async function handleWeb(hub: Hub, request: Request, base = ''): Promise<
       method: request.method,
       url: new URL(request.url),
       header: (name) => request.headers.get(name),
-      text: (limit) => readWebText(request, limit),
+      text: (limit) => readWebBody(request, limit),
     },
     base,
   )

@@ -5,10 +5,10 @@
  * `Runs` methods `run`, `resume` and `stopRun` are these functions.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { SluiceError } from '../protocol/errors.js'
+import { RESUME_URL_HEADER } from '../protocol/headers.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { readLastEventId } from '../server/event-stream.js'
-import { discardBody, sendJsonError } from '../server/http-json.js'
+import { discardBody, errorResponse, sendSluiceError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { createWebEventStream } from '../server/web.js'
 import { sseRunFormat } from './formats.js'
@@ -25,8 +25,7 @@ import type {
   StopResult,
 } from './types.js'
 
-/** The response header naming where a run is resumed (`GET`) and stopped (`DELETE`). */
-export const RESUME_URL_HEADER = 'Sluice-Resume-Url'
+export { RESUME_URL_HEADER }
 export const RUN_ID_HEADER = 'Sluice-Run-Id'
 
 /** What the HTTP side needs of a runs manager. */
@@ -225,23 +224,11 @@ function pipe(core: RunsCore, opened: OpenedRun, stream: EventStream, format: Ru
   })
 }
 
-function errorBody(err: unknown): { status: number; code: string; message: string } {
-  if (err instanceof SluiceError && err.status !== undefined) {
-    return { status: err.status, code: err.code, message: err.message }
-  }
-  return { status: 500, code: 'INTERNAL', message: 'The server failed to handle this run request.' }
-}
-
 function webError(err: unknown): Response {
-  const { status, code, message } = errorBody(err)
-  return new Response(JSON.stringify({ error: code, message }), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-  })
+  return errorResponse(err)
 }
 
 function nodeError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  const { status, code, message } = errorBody(err)
   discardBody(req, res)
-  sendJsonError(res, status, code, message)
+  sendSluiceError(res, err)
 }

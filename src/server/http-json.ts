@@ -1,6 +1,7 @@
 /**
  * Small node:http helpers for the JSON side of an SSE server: a bounded JSON
- * body reader and the error shape every sluice route answers with,
+ * body reader (node:http and Web) and the one error answer every sluice route
+ * gives (`errorAnswer`),
  * `{"error":"<CODE>","message":"..."}`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -31,10 +32,60 @@ export function sendJsonError(
   res.end(body)
 }
 
-/** Answer with a `SluiceError` that carries an HTTP status (`error.status`) (default 400). */
-export function sendSluiceError(res: ServerResponse, error: SluiceError): void {
-  const status = error.status ?? 400
-  sendJsonError(res, status, error.code, error.message)
+/** The HTTP answer to an error: status, extra headers and the `{"error","message"}` body. */
+export interface ErrorAnswer {
+  status: number
+  headers: Record<string, string>
+  body: { error: string; message: string }
+  /** Whether the error was one sluice may show (a `SluiceError` with a status); else a 500 `INTERNAL`. */
+  exposed: boolean
+}
+
+/**
+ * The one way an error becomes an HTTP answer (node:http and Web alike): a
+ * `SluiceError` with a status answers with it, its code and message (a 401
+ * with `WWW-Authenticate`); anything else is 500 `INTERNAL` with a generic
+ * message, never the error's own (it may hold internals).
+ */
+export function errorAnswer(err: unknown): ErrorAnswer {
+  if (err instanceof SluiceError && err.status !== undefined) {
+    return {
+      status: err.status,
+      headers: err.status === 401 ? { 'www-authenticate': 'Bearer realm="sluice"' } : {},
+      body: { error: err.code, message: err.message },
+      exposed: true,
+    }
+  }
+  return {
+    status: 500,
+    headers: {},
+    body: { error: 'INTERNAL', message: 'The server failed to handle this request.' },
+    exposed: false,
+  }
+}
+
+/** Answer any error on node:http (see `errorAnswer`; a no-op but ending when headers are out). */
+export function sendSluiceError(
+  res: ServerResponse,
+  error: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const a = errorAnswer(error)
+  sendJsonError(res, a.status, a.body.error, a.body.message, { ...headers, ...a.headers })
+}
+
+/** Answer any error as a Web `Response` (see `errorAnswer`). */
+export function errorResponse(error: unknown, headers: Record<string, string> = {}): Response {
+  const a = errorAnswer(error)
+  return new Response(JSON.stringify(a.body), {
+    status: a.status,
+    headers: {
+      ...headers,
+      ...a.headers,
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+    },
+  })
 }
 
 /** Read the whole body as text, refusing more than `limit` bytes (413, `BODY_TOO_LARGE`). */
@@ -116,6 +167,33 @@ function tooLarge(limit: number): SluiceError {
     `The request body is larger than ${limit} bytes; send a shorter message.`,
     { limit },
   )
+}
+
+/** Read a Web `Request`'s body as text, refusing more than `limit` bytes (413, `BODY_TOO_LARGE`). */
+export async function readWebBody(request: Request, limit = DEFAULT_BODY_LIMIT): Promise<string> {
+  const declared = Number(request.headers.get('content-length'))
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit)
+  if (!request.body) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge(limit)
+    }
+    chunks.push(value)
+  }
+  const all = new Uint8Array(size)
+  let o = 0
+  for (const c of chunks) {
+    all.set(c, o)
+    o += c.byteLength
+  }
+  return new TextDecoder().decode(all)
 }
 
 /**
