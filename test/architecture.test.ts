@@ -29,7 +29,6 @@ const PENDING = {
   cycles: ['hub/http.ts <-> hub/hub.ts <-> hub/subscription.ts'],
   files: ['hub/hub.ts', 'protocol/parser.ts'],
   functions: [
-    'cli/serve.ts:createServeApp',
     'client/connection.ts:runEventStream',
     'client/events.ts:events',
     'hub/hub.ts:Hub.open',
