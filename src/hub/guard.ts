@@ -1,6 +1,7 @@
 /**
  * Who may publish, checked before a body is read: the origin (a page on
- * another site that sends cookies only from an origin --cors-origin allows), where the token may
+ * another site only from an origin --cors-origin allows; without CORS configured, a cross-site
+ * request is refused only when it carries cookies), where the token may
  * come from (the cookie only where it may speak, and only for JSON: CSRF),
  * then the token's claim (auth.ts). Used by `POST /publish` and by routes that
  * publish in effect, such as sluice serve's `POST /chat`.
@@ -69,11 +70,12 @@ function cookieOnly(from: TokenSource): boolean {
 export function publishGuard(hub: GuardedHub, req: GuardRequest): TokenSource {
   const cors = hub.options.cors
   const origin = req.header('origin')
-  // Only a request carrying cookies has ambient authority to forge (CSRF); one without
-  // them may come through a dev proxy that rewrites Host (Vite's changeOrigin).
+  // With CORS configured, only its origins; without, only requests carrying cookies are
+  // refused (the CSRF risk): one without them may come through a dev proxy that
+  // rewrites Host (Vite's changeOrigin) to a server that configured no CORS.
   const cookies = req.header('cookie') !== null
   if (
-    cookies &&
+    (cors !== undefined || cookies) &&
     origin &&
     !sameOrigin(origin, hostOf(req)) &&
     !(cors && originAllowed(cors, origin))
