@@ -18,10 +18,11 @@
  *   format=envelope the guide's `data:{"code":200,"data":...}` lines, ending with `data:{"code":-200}`
  *   heartbeat=MS    heartbeat interval (default 15000)
  *   stopOnDisconnect=MS|true|false  stop the answer when its client left and nobody resumed it
- *                   within MS (`true` = 0 = at once; `false` = never). Default: SSE answers
- *                   outlive their connection, to be resumed (GET /chat/:runId); envelope answers
- *                   stop at once, since the guide's line-by-line clients (Python, Java) get no
- *                   ids or resume URL and so can never resume them
+ *                   within MS (`true` = 0 = at once; `false` = as late as the server allows).
+ *                   Default: SSE answers outlive their connection, to be resumed (GET /chat/:runId),
+ *                   for up to the server's `--run-abandon` (30 s); envelope answers stop at once,
+ *                   since the guide's line-by-line clients (Python, Java) get no ids or resume URL
+ *                   and so can never resume them. No value outlasts `--run-abandon`.
  *
  * Each answer is a resumable run (docs/runs.md): `event: run` (id 0), then
  * `event: token` with ids 1, 2, ..., then `event: done` with

@@ -10,6 +10,7 @@
  * throws a `SluiceError` (its `status`, by default its code's) for a 4xx JSON answer.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { getHeapStatistics } from 'node:v8'
 import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { discardBody } from '../server/http-json.js'
@@ -18,7 +19,9 @@ import { corsHeaders, preflight } from '../hub/cors.js'
 import { authorizePublish } from '../hub/guard.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { hubRoutes } from '../hub/http.js'
+import { exposition } from '../hub/metrics.js'
 import type { Store } from '../hub/store.js'
+import { DEFAULT_RUN_MEMORY } from '../runs/budget.js'
 import { createRuns, type Runs, type RunsOptions } from '../runs/index.js'
 import { type ChatStats, chatHandler, chatRunFormat, createChatStats } from './chat.js'
 import {
@@ -38,15 +41,32 @@ import { appRoutes } from './static.js'
  */
 export const CHAT_TOPIC = 'chat'
 
+/**
+ * How long a chat answer nobody follows goes on (ms): long enough for a
+ * reload or a network switch to resume it, short enough that abandoned
+ * requests cannot pile up (issue 17 row 1). `--run-abandon`.
+ */
+export const DEFAULT_ABANDON_AFTER = 30_000
+
+/**
+ * The runs' memory budget when `--run-memory` is not given: 128 MiB, or a
+ * quarter of V8's heap limit when that is less (`--max-old-space-size=256`:
+ * 64 MiB), so that what the budget lets runs hold always fits the heap.
+ */
+export function defaultRunMemory(): number {
+  return Math.min(DEFAULT_RUN_MEMORY, Math.floor(getHeapStatistics().heap_size_limit / 4))
+}
+
 export interface ServeOptions {
   host?: string
   port?: number
   /** The hub behind /events, /publish, /metrics (default: an open in-memory hub). */
   hub?: Hub
   /**
-   * Chat runs' TTL and lease, and their own store (closed with the app), so a
-   * long answer is not bounded by the topics' history (default: runs on the
-   * hub's store, TTL 10 min, lease 5 s).
+   * Chat runs' TTL, lease, abandonment and memory budget, and their own store
+   * (closed with the app), so a long answer is not bounded by the topics'
+   * history (default: runs on the hub's store, TTL 10 min, lease 5 s,
+   * abandoned after 30 s without a follower, 128 MiB; docs/security.md).
    */
   runs?: RunsOptions & { store?: Store }
   /** Where log lines go (default: stderr). */
@@ -148,9 +168,14 @@ function composeLayers(
 ): { hub: Hub; runs: Runs } {
   const hub = options.hub ?? createHub()
   const runStore = options.runs?.store
-  const runs = createRuns(runStore ?? hub.store, options.runs)
+  const runs = createRuns(runStore ?? hub.store, {
+    abandonAfter: DEFAULT_ABANDON_AFTER,
+    memoryBudget: defaultRunMemory(),
+    ...options.runs,
+  })
   // GET /metrics (the hub's route) shows the runs this app serves (sluice_runs_*).
   hub.metrics.addSection('runs', () => runs.metricsText())
+  hub.metrics.addSection('process', processMetrics)
   // Runs first: their followers get their final events before the store closes.
   closeHooks.push(async () => {
     await runs.close()
@@ -245,4 +270,24 @@ export async function shutdown(app: ServeApp, server: Server, graceMs = 3000): P
   force.unref()
   await closed
   clearTimeout(force)
+}
+
+/** The process's memory, under the names Prometheus' Node client uses (watching a node's budget at work). */
+function processMetrics(): string {
+  const m = process.memoryUsage()
+  return (
+    exposition('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [
+      ['', m.rss],
+    ]) +
+    exposition('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap used, bytes.', [['', m.heapUsed]]) +
+    exposition('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap size, bytes.', [
+      ['', m.heapTotal],
+    ]) +
+    exposition(
+      'nodejs_external_memory_bytes',
+      'gauge',
+      'Memory of C++ objects bound to JS (Buffers).',
+      [['', m.external]],
+    )
+  )
 }

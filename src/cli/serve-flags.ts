@@ -11,6 +11,8 @@ const SERVE_FLAGS = {
   'run-ttl': { type: 'string' },
   'run-lease': { type: 'string' },
   'run-max-events': { type: 'string' },
+  'run-memory': { type: 'string' },
+  'run-abandon': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...HUB_FLAGS,
 } as const
@@ -20,8 +22,8 @@ export interface ServeFlags {
   host: string
   port: number
   hub: HubFlags
-  /** Runs' TTL and lease (ms). */
-  runs: { ttl?: number; lease?: number }
+  /** Runs' TTL, lease and abandonment (ms), and their memory budget (bytes). */
+  runs: { ttl?: number; lease?: number; abandonAfter?: number; memoryBudget?: number }
   /** Events kept per run (its store's maxLength). */
   runMaxEvents: number
 }
@@ -39,6 +41,11 @@ export function parseServeFlags(argv: readonly string[]): ServeFlags {
   const lease = num('--run-lease', values['run-lease'])
   if (ttl !== undefined) runs.ttl = ttl
   if (lease !== undefined) runs.lease = lease
+  const memory = num('--run-memory', values['run-memory'])
+  if (memory !== undefined) runs.memoryBudget = memory
+  // 0 is allowed: stop a run as soon as nobody follows it.
+  const abandon = values['run-abandon']
+  if (abandon !== undefined) runs.abandonAfter = intFlag('--run-abandon', abandon, 0)
   return {
     help: values.help === true,
     host,

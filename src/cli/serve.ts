@@ -12,6 +12,8 @@ import { parseServeFlags } from './serve-flags.js'
 
 export {
   CHAT_TOPIC,
+  DEFAULT_ABANDON_AFTER,
+  defaultRunMemory,
   createServeApp,
   listen,
   shutdown,
@@ -38,6 +40,10 @@ Runs (each POST /chat answer is a run: GET /chat/:runId resumes it, DELETE stops
   --run-ttl MS           how long a finished answer stays resumable (default 600000)
   --run-lease MS         a run whose node stops renewing this lease is reported lost (default 5000)
   --run-max-events N     events kept per run for resuming (default 10000; on --redis too)
+  --run-memory BYTES     what this node's runs may hold: logs and buffers (default 134217728,
+                         or a quarter of the V8 heap limit when less);
+                         then finished runs are dropped oldest first, new ones refused (503)
+  --run-abandon MS       stop a run nobody follows for this long (default 30000; 0: at once)
 
 ${HUB_HELP}
 
@@ -58,7 +64,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
         maxLength: runMaxEvents,
       })
     : memoryStore({ maxLength: runMaxEvents })
-  const app = createServeApp({ hub, runs: { ...runFlags, store: runStore } })
+  const app = createServeApp({
+    hub,
+    runs: { ...runFlags, maxEvents: runMaxEvents, store: runStore },
+  })
   let server: Server | undefined
   let stopping = false
   const stop = (signal: string): void => {

@@ -57,6 +57,10 @@ export const ERROR_CODES = {
   // resumable runs
   RUN_NOT_FOUND: { status: 404, meaning: 'no such run on this store (never existed, or expired)' },
   RUN_LIMIT: { status: 503, meaning: 'the node already produces maxActive runs' },
+  RUN_BUDGET: {
+    status: 503,
+    meaning: 'the runs of this node hold their memoryBudget (a new run refused, or a running one ended)',
+  },
   RUN_EXISTS: { status: 409, meaning: 'a run with that id exists already' },
   RUN_TRUNCATED: { meaning: 'a resumed run lost events older than what is kept' },
   RUN_FAILED: { meaning: 'the run’s producer threw (event: error)' },

@@ -17,6 +17,7 @@ import type { ReadResult, Store, StoredEvent } from '../hub/store.js'
 import {
   DONE_EVENT,
   doneReason,
+  FOLLOW_EVENT,
   LEASE_EVENT,
   noop,
   resumePoint,
@@ -179,6 +180,8 @@ class Follower {
   private feed(e: StoredEvent): void {
     if (this.ended || this.closed || e.seq <= this.lastSeq) return
     this.lastSeq = e.seq
+    // Another follower's presence says nothing of the producer's life.
+    if (e.event === FOLLOW_EVENT) return
     this.lastActivity = Date.now()
     if (e.event === LEASE_EVENT) return
     const { n, name } = unpack(e)
@@ -251,7 +254,7 @@ class Follower {
     // The live feed may lag: look at the log itself before declaring anything.
     const newer = await store.read([this.topic], this.lastSeq)
     if (this.closed || this.ended) return
-    const fresh = newer.events.filter((e) => e.seq > this.lastSeq)
+    const fresh = newer.events.filter((e) => e.seq > this.lastSeq && e.event !== FOLLOW_EVENT)
     if (fresh.length > 0) {
       for (const e of fresh) this.feed(e)
       return this.arm()

@@ -36,8 +36,11 @@ export interface RunsCore {
   stop(runId: string): Promise<StopResult>
   /** Start a run for a request to `path` (its resume URL defaults to `<path>/<runId>`). */
   startFor(producer: RunProducer, options: RunOptions, path: string): Promise<StartedRun>
-  /** Count a follower of a run on this node (stopOnDisconnect). Returns the release. */
-  follow(runId: string): (disconnected: boolean) => void
+  /** Count a follower of a run on this node (its stream's buffer counts in the budget). Returns the release. */
+  follow(
+    runId: string,
+    stream?: { readonly bufferedBytes: number },
+  ): (disconnected: boolean) => void
 }
 
 export function isWebRequest(v: unknown): v is Request {
@@ -203,7 +206,7 @@ export async function resumeWeb(
 
 /** A follower on an event stream: formatted events in, completed at the terminal event. */
 function pipe(core: RunsCore, opened: OpenedRun, stream: EventStream, format: RunFormat): void {
-  const release = core.follow(opened.runId)
+  const release = core.follow(opened.runId, stream)
   stream.onCompletion((reason) => {
     opened.close()
     release(reason === 'disconnect' || reason === 'slow-consumer')

@@ -26,6 +26,12 @@ export const RUN_EVENT = 'run'
 export const DONE_EVENT = 'done'
 /** The producing node's lease marker: in the log, never delivered to clients. */
 export const LEASE_EVENT = 'sluice-lease'
+/**
+ * A follower's presence marker, written by a node that follows a run another
+ * node produces (so that node does not stop it as abandoned): in the log,
+ * never delivered, and no sign of the producer's life.
+ */
+export const FOLLOW_EVENT = 'sluice-follow'
 
 export const DEFAULT_RUN_TTL = 10 * 60_000
 export const DEFAULT_RUN_LEASE = 5_000
@@ -34,7 +40,16 @@ export type RunEndReason = 'complete' | 'stopped' | 'error' | 'lost'
 
 const RUN_ID_RE = /^[A-Za-z0-9_-]{1,128}$/
 /** Event names the producer may not use: the log's own. */
-export const RESERVED_EVENTS: ReadonlySet<string> = new Set([RUN_EVENT, DONE_EVENT, LEASE_EVENT])
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
+  RUN_EVENT,
+  DONE_EVENT,
+  LEASE_EVENT,
+  FOLLOW_EVENT,
+])
+
+/** A marker of the log's own (lease, presence): never delivered, never numbered. */
+export const isMarker = (e: StoredEvent): boolean =>
+  e.event === LEASE_EVENT || e.event === FOLLOW_EVENT
 
 export const noop = (): void => {}
 
@@ -119,7 +134,7 @@ export function scanLog(
   let firstNumber: number | undefined
   let last = -1
   for (const e of events) {
-    if (e.event === LEASE_EVENT) continue
+    if (isMarker(e)) continue
     last = unpack(e).n ?? last + 1
     firstNumber ??= last
     if (isTerminal(e)) {

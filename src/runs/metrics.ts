@@ -18,9 +18,19 @@ export class RunMetrics {
   lostDetected = 0
   /** Resume requests (`GET` on a resume URL) that were answered with the run (200 or 204). */
   resumed = 0
+  /** New runs refused: `limit` (maxActive), `budget` (memoryBudget). */
+  readonly refused: Record<'limit' | 'budget', number> = { limit: 0, budget: 0 }
+  /** Finished runs dropped from the store before their TTL to make room. */
+  evicted = 0
+  /** Runs stopped because nobody followed them (stopOnDisconnect, abandonAfter). */
+  abandoned = 0
 
-  /** Prometheus text; `active` is the number of runs this node produces now. */
-  text(active: number, prefix = 'sluice_runs_'): string {
+  /** Prometheus text; `active` is the number of runs this node produces now, `memory` what they hold. */
+  text(
+    active: number,
+    memory: { logs: number; buffers: number; limit: number } = { logs: 0, buffers: 0, limit: 0 },
+    prefix = 'sluice_runs_',
+  ): string {
     return (
       exposition(`${prefix}started_total`, 'counter', 'Runs started on this node.', [
         ['', this.started],
@@ -43,7 +53,37 @@ export class RunMetrics {
         'Resume requests (GET on a resume URL) answered with the run.',
         [['', this.resumed]],
       ) +
-      exposition(`${prefix}active`, 'gauge', 'Runs this node is producing now.', [['', active]])
+      exposition(`${prefix}active`, 'gauge', 'Runs this node is producing now.', [['', active]]) +
+      exposition(
+        `${prefix}refused_total`,
+        'counter',
+        'New runs refused with 503: limit (maxActive), budget (memoryBudget).',
+        Object.entries(this.refused).map(([k, v]) => [`{reason="${k}"}`, v]),
+      ) +
+      exposition(
+        `${prefix}evicted_total`,
+        'counter',
+        'Finished runs dropped from the store before their TTL to make room in the budget.',
+        [['', this.evicted]],
+      ) +
+      exposition(
+        `${prefix}abandoned_total`,
+        'counter',
+        'Runs stopped because nobody followed them (stopOnDisconnect, abandonAfter).',
+        [['', this.abandoned]],
+      ) +
+      exposition(
+        `${prefix}bytes`,
+        'gauge',
+        "Bytes this node's runs hold (estimated): logs of running and finished runs, followers' buffers.",
+        [
+          ['{kind="logs"}', memory.logs],
+          ['{kind="buffers"}', memory.buffers],
+        ],
+      ) +
+      exposition(`${prefix}memory_budget_bytes`, 'gauge', 'The budget of those bytes.', [
+        ['', memory.limit],
+      ])
     )
   }
 }

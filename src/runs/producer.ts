@@ -15,9 +15,11 @@
  */
 import { SluiceError } from '../protocol/errors.js'
 import type { Store, StoredEvent } from '../hub/store.js'
+import { eventBytes, type RunBudget } from './budget.js'
 import {
   DONE_EVENT,
   doneReason,
+  FOLLOW_EVENT,
   LEASE_EVENT,
   noop,
   RESERVED_EVENTS,
@@ -30,6 +32,10 @@ import type { RunEmitter, RunMessage, RunProducer } from './types.js'
 export interface ProducerHost {
   readonly store: Store
   readonly metrics: RunMetrics
+  /** The node's bytes for runs: every append is counted, a producer's send refused past it. */
+  readonly budget: RunBudget
+  /** Another node wrote a presence marker into the run: someone follows it there. */
+  seen(runId: string): void
   /** The run has settled: this node no longer produces it. */
   forget(run: LocalRun): void
 }
@@ -74,7 +80,7 @@ export class LocalRun implements RunEmitter {
     readonly runId: string,
     readonly topic: string,
     private readonly eventName: string,
-    private readonly ttl: number,
+    readonly ttl: number,
   ) {
     this.ended = new Promise((r) => (this.resolveEnded = r))
   }
@@ -87,6 +93,7 @@ export class LocalRun implements RunEmitter {
   async watchForStop(): Promise<void> {
     this.unwatch = await this.host.store.watch(this.topic, {
       onEvent: (e) => {
+        if (e.event === FOLLOW_EVENT) return this.host.seen(this.runId)
         // Our own terminal event is numbered; another node's (DELETE there) is not.
         if (e.event === DONE_EVENT && !this.finished) {
           this.settle(doneReason(e.data), new SluiceError('RUN_STOPPED', 'The run was stopped.'))
@@ -127,6 +134,7 @@ export class LocalRun implements RunEmitter {
   }
 
   append(input: { event: string; data: string }): Promise<StoredEvent> {
+    this.host.budget.add(this.runId, eventBytes(input.event, input.data))
     const p = this.queue.then(() => this.host.store.append(this.topic, input))
     this.queue = p.catch(noop)
     this.lastAppend = Date.now()
@@ -163,6 +171,16 @@ export class LocalRun implements RunEmitter {
         new SluiceError(
           'INVALID_ARGUMENT',
           `Event name '${event}' is reserved by runs or has a line break; use another (e.g. 'token').`,
+        ),
+      )
+    }
+    // Past the node's budget the run fails (the terminal events still go in).
+    if (!this.host.budget.room()) {
+      return Promise.reject(
+        new SluiceError(
+          'RUN_BUDGET',
+          "The server's memory for answers is full; this answer was stopped. Please try again later.",
+          { memoryBudget: this.host.budget.limit },
         ),
       )
     }

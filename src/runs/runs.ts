@@ -14,6 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SluiceError } from '../protocol/errors.js'
 import type { Store } from '../hub/store.js'
+import { DEFAULT_RUN_MEMORY, RunBudget } from './budget.js'
 import { type FollowerHost, openFollower } from './follower.js'
 import {
   isWebRequest,
@@ -38,6 +39,7 @@ import {
   runTopic,
 } from './log.js'
 import { RunMetrics } from './metrics.js'
+import { Presence } from './presence.js'
 import { defaultFormatError, drive, LocalRun, type ProducerHost } from './producer.js'
 import type {
   FollowOptions,
@@ -56,9 +58,10 @@ import type {
 export class Runs {
   readonly store: Store
   private readonly local = new Map<string, LocalRun>()
-  /** Followers per run on this node, for `stopOnDisconnect`. */
-  private readonly followers = new Map<string, number>()
-  private readonly abandon = new Map<string, number>()
+  /** Followers per run, and stopping the runs nobody follows (presence.ts). */
+  private readonly presence: Presence
+  /** The bytes this node's runs hold (budget.ts). */
+  private readonly budget: RunBudget
   private readonly opened = new Set<() => void>()
   private closed = false
   readonly ttl: number
@@ -90,7 +93,34 @@ export class Runs {
         )
       }
     }
-    this.producers = { store, metrics: this.metrics, forget: (run) => this.forget(run) }
+    this.presence = new Presence(
+      {
+        store,
+        lease: this.lease,
+        isLocal: (runId) => this.local.has(runId),
+        abandon: (runId) => {
+          this.metrics.abandoned++
+          this.stop(runId).catch(noop)
+        },
+      },
+      options.abandonAfter,
+    )
+    this.budget = new RunBudget(
+      options.memoryBudget ?? DEFAULT_RUN_MEMORY,
+      options.maxEvents ?? Number.POSITIVE_INFINITY,
+      () => this.presence.buffered(),
+      (runId) => {
+        this.metrics.evicted++
+        store.delete(runTopic(runId)).catch(noop)
+      },
+    )
+    this.producers = {
+      store,
+      metrics: this.metrics,
+      budget: this.budget,
+      seen: (runId) => this.presence.seen(runId),
+      forget: (run) => this.forget(run),
+    }
     this.followerHost = {
       store,
       ttl: this.ttl,
@@ -102,10 +132,10 @@ export class Runs {
     this.core = {
       options,
       metrics: this.metrics,
-      open: (runId, lastEventId) => this.open(runId, lastEventId),
+      open: (runId, lastEventId) => this.openRaw(runId, lastEventId),
       stop: (runId) => this.stop(runId),
       startFor: (producer, o, path) => this.startFor(producer, o, path),
-      follow: (runId) => this.follow(runId),
+      follow: (runId, stream) => this.presence.follow(runId, stream),
     }
   }
 
@@ -116,7 +146,16 @@ export class Runs {
 
   /** The runs' counters as Prometheus text (`sluice_runs_*`). */
   metricsText(): string {
-    return this.metrics.text(this.active)
+    return this.metrics.text(this.active, this.memory)
+  }
+
+  /**
+   * What this node's runs hold, in bytes against `memoryBudget`: the logs of
+   * the runs it produced (running, and finished ones kept), estimated, and
+   * what their followers' streams have buffered.
+   */
+  get memory(): { logs: number; buffers: number; limit: number } {
+    return { logs: this.budget.logs, buffers: this.presence.buffered(), limit: this.budget.limit }
   }
 
   /** Whether this node is producing the run. */
@@ -136,14 +175,7 @@ export class Runs {
         'A run needs a producer function: async function* (run, signal) { yield "token" } or async (run, signal) => { await run.send("token") }.',
       )
     }
-    const max = this.options.maxActive ?? 10_000
-    if (this.local.size >= max) {
-      throw new SluiceError(
-        'RUN_LIMIT',
-        `This node is already producing ${max} runs (maxActive); retry shortly.`,
-        { maxActive: max },
-      )
-    }
+    this.checkRoom()
     const runId = options.id === undefined ? newRunId() : checkRunId(options.id)
     // A random id never collides; a chosen one may.
     if (
@@ -159,6 +191,8 @@ export class Runs {
     const ttl = options.ttl ?? this.ttl
     const run = new LocalRun(this.producers, runId, runTopic(runId), options.event ?? 'token', ttl)
     this.local.set(runId, run)
+    this.budget.start(runId)
+    this.presence.started(runId, options.stopOnDisconnect)
     this.metrics.started++
     try {
       await run.appendNumbered(RUN_EVENT, JSON.stringify({ runId, resumeUrl }))
@@ -207,48 +241,63 @@ export class Runs {
    * BAD_REQUEST (400) for an id that is not from this run's store.
    */
   async open(runId: string, lastEventId = ''): Promise<OpenedRun> {
+    const opened = await this.openRaw(runId, lastEventId)
+    // Counted as a follower from `start()` to `close()` (abandonAfter, stopOnDisconnect).
+    let release: ((disconnected: boolean) => void) | undefined
+    return {
+      ...opened,
+      start: (output) => {
+        release ??= this.presence.follow(runId)
+        opened.start(output)
+      },
+      close: () => {
+        opened.close()
+        release?.(true)
+      },
+    }
+  }
+
+  /** A follower not counted by presence (HTTP counts its own, with its stream). */
+  private async openRaw(runId: string, lastEventId: string): Promise<OpenedRun> {
     if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The runs manager is closed.')
     checkRunId(runId)
     return openFollower(this.followerHost, runId, lastEventId)
   }
 
-  /** Count a follower of a run on this node (stopOnDisconnect). Returns the release. */
-  private follow(runId: string): (disconnected: boolean) => void {
-    this.followers.set(runId, (this.followers.get(runId) ?? 0) + 1)
-    let released = false
-    return (disconnected) => {
-      if (released) return
-      released = true
-      const n = (this.followers.get(runId) ?? 1) - 1
-      if (n > 0) {
-        this.followers.set(runId, n)
-        return
-      }
-      this.followers.delete(runId)
-      const grace = this.abandon.get(runId)
-      if (!disconnected || grace === undefined || !this.local.has(runId)) return
-      setTimeout(() => {
-        if (!this.followers.has(runId) && this.local.has(runId)) this.stop(runId).catch(noop)
-      }, grace).unref?.()
-    }
-  }
-
   private forget(run: LocalRun): void {
     if (this.local.get(run.runId) === run) this.local.delete(run.runId)
-    this.abandon.delete(run.runId)
+    this.presence.ended(run.runId)
+    this.budget.finish(run.runId, run.ttl)
+  }
+
+  /** Refuse a new run when this node produces `maxActive` already, or its runs hold the budget (503 + Retry-After). */
+  private checkRoom(): void {
+    // A client told to come back: after the time in which an abandoned run stops, or 10 s.
+    const retryAfter = Math.max(1, Math.ceil((this.options.abandonAfter ?? 10_000) / 1000))
+    const max = this.options.maxActive ?? 10_000
+    if (this.local.size >= max) {
+      this.metrics.refused.limit++
+      throw new SluiceError(
+        'RUN_LIMIT',
+        `This node is already producing ${max} runs (maxActive); retry in ${retryAfter} s.`,
+        { maxActive: max, retryAfter },
+      )
+    }
+    if (!this.budget.room()) {
+      this.metrics.refused.budget++
+      throw new SluiceError(
+        'RUN_BUDGET',
+        `This node's memory for runs is full (${this.budget.limit} bytes, memoryBudget); retry in ${retryAfter} s.`,
+        { memoryBudget: this.budget.limit, retryAfter },
+      )
+    }
   }
 
   /** Start a run for a request to `path`: its resume URL defaults to `<path>/<runId>`. */
   private startFor(producer: RunProducer, options: RunOptions, path: string): Promise<StartedRun> {
     const resumeUrl =
       options.resumeUrl ?? ((id: string) => `${path.endsWith('/') ? path : path + '/'}${id}`)
-    return this.start(producer, { ...options, resumeUrl }).then((started) => {
-      const grace = options.stopOnDisconnect
-      if (grace !== undefined && grace !== false) {
-        this.abandon.set(started.runId, grace === true ? 0 : grace)
-      }
-      return started
-    })
+    return this.start(producer, { ...options, resumeUrl })
   }
 
   // ---- HTTP: node:http and Web Request/Response (http.ts) ----
@@ -318,6 +367,7 @@ export class Runs {
     )
     // Followers of runs produced elsewhere: end their streams; they resume on another node.
     for (const detach of [...this.opened]) detach()
+    this.presence.close()
   }
 }
 

@@ -47,8 +47,25 @@ export interface RunsOptions {
   ttl?: number
   /** The producing node's lease (ms): followers elsewhere report the run lost this long after its node went silent. Default 5000. */
   lease?: number
-  /** Most runs this node produces at once; more are refused with 503 RUN_LIMIT. Default 10 000. */
+  /** Most runs this node produces at once; more are refused with 503 RUN_LIMIT (and Retry-After). Default 10 000. */
   maxActive?: number
+  /**
+   * Bytes this node's runs may hold: their logs (running, and finished ones
+   * kept for resuming) and their followers' buffers, estimated (budget.ts).
+   * When it is reached, finished runs are dropped oldest first; then a new
+   * run is refused with 503 RUN_BUDGET (and Retry-After) and a running one
+   * that sends fails with RUN_BUDGET. Default 128 MiB.
+   */
+  memoryBudget?: number
+  /** Events the store keeps per run (its `maxLength`), so the budget counts only what it holds. Default: all. */
+  maxEvents?: number
+  /**
+   * Stop any run nobody follows, on any node, for this long (ms): from its
+   * start, and after its last follower leaves. Caps each run's
+   * `stopOnDisconnect`. Default: never (a run stops when it asks to);
+   * `sluice serve`: 30 s.
+   */
+  abandonAfter?: number
   /** Reconnection delay sent to clients (`retry:`), ms. Default 1000. */
   retry?: number
   /** Heartbeat interval of follower streams (ms). Default 15 000. */
@@ -71,9 +88,9 @@ export interface RunOptions {
   ttl?: number
   /**
    * Stop the run when its last follower on this node disconnects and no one
-   * has come back after this many ms (`true` = 0). Default: never; a
-   * disconnect leaves the run going, to be resumed. Followers on other nodes
-   * are not counted.
+   * has come back after this many ms (`true` = 0). Default: never (or the
+   * manager's `abandonAfter`, which caps it); a disconnect leaves the run
+   * going, to be resumed. Followers on other nodes sharing the store count.
    */
   stopOnDisconnect?: boolean | number
   /** How the starting response writes events (default SSE; see `envelopeRunFormat`). */

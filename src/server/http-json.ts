@@ -44,14 +44,20 @@ export interface ErrorAnswer {
 /**
  * The one way an error becomes an HTTP answer (node:http and Web alike): a
  * `SluiceError` with a status answers with it, its code and message (a 401
- * with `WWW-Authenticate`); anything else is 500 `INTERNAL` with a generic
+ * with `WWW-Authenticate`, one with `details.retryAfter` with `Retry-After`);
+ * anything else is 500 `INTERNAL` with a generic
  * message, never the error's own (it may hold internals).
  */
 export function errorAnswer(err: unknown): ErrorAnswer {
   if (err instanceof SluiceError && err.status !== undefined) {
+    const headers: Record<string, string> = {}
+    if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="sluice"'
+    // A refusal for lack of room (RUN_LIMIT, RUN_BUDGET) says when to come back, in seconds.
+    const retryAfter = err.details.retryAfter
+    if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter)
     return {
       status: err.status,
-      headers: err.status === 401 ? { 'www-authenticate': 'Bearer realm="sluice"' } : {},
+      headers,
       body: { error: err.code, message: err.message },
       exposed: true,
     }

@@ -7,9 +7,15 @@
 import { readFileSync } from 'node:fs'
 import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createHub } from '../../src/hub/index.js'
-import { freePort, start, waitForPort } from '../helpers/external.js'
+import { createHub, memoryStore } from '../../src/hub/index.js'
+import { redisStore } from '../../src/hub/redis-store.js'
+import { createRuns, type RunEvent, type RunsOptions } from '../../src/runs/index.js'
+import { describeExternal, freePort, start, waitForPort } from '../helpers/external.js'
+import { startRedis } from '../helpers/redis.js'
 import { ROOT, type RunningApp, serveApp } from '../helpers/serve.js'
+import { readEvents } from '../helpers/sse.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
+import { startNode } from '../runs/support.js'
 
 const SECRET = 'a-long-enough-test-secret-of-32-bytes!'
 let running: RunningApp | undefined
@@ -35,92 +41,109 @@ function rssOf(pid: number | undefined): number | undefined {
   }
 }
 
-/** A gauge from `/metrics` text, or undefined when the server does not expose it. */
+/** A sample from `/metrics` text (`name` with its labels, as written), or undefined when absent. */
 function gauge(text: string, name: string): number | undefined {
-  const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+?\\d+)?)$`, 'm').exec(text)
+  const escaped = name.replace(/[{}"]/g, (c) => `\\${c}`)
+  const m = new RegExp(`^${escaped} (\\d+(?:\\.\\d+)?(?:e\\+?\\d+)?)$`, 'm').exec(text)
   return m ? Number(m[1]) : undefined
 }
 
 const MiB = 1024 * 1024
 
+/**
+ * `sluice serve` with a 256 MB heap, and `total` abandoned `POST /chat?<query>`
+ * (16 at a time, each cut after ~1 s, as `curl -m 1` does) while `/healthz`
+ * is probed every 250 ms. Asserts that the process lives and every probe is
+ * answered within `probeMs`; prints what it measured.
+ */
+async function abandonedChats(query: string, total: number, probeMs = 2000): Promise<void> {
+  const port = await freePort()
+  const server = start(
+    process.execPath,
+    ['--max-old-space-size=256', '--import', 'tsx', 'src/cli/main.ts', 'serve'].concat([
+      '--port',
+      String(port),
+    ]),
+    { cwd: ROOT },
+  )
+  const base = `http://127.0.0.1:${port}`
+  try {
+    await waitForPort(port, 20_000)
+    const t0 = performance.now()
+    const probes: Array<{ at: number; ok: boolean; ms: number; why?: string }> = []
+    let firing = true
+    const prober = (async () => {
+      while (firing) {
+        const p0 = performance.now()
+        try {
+          const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(probeMs) })
+          await res.text()
+          probes.push({ at: p0 - t0, ok: res.status === 200, ms: performance.now() - p0 })
+        } catch (err) {
+          probes.push({ at: p0 - t0, ok: false, ms: performance.now() - p0, why: String(err) })
+        }
+        await sleep(250)
+      }
+    })()
+    const statuses = new Map<number | string, number>()
+    let next = 0
+    const worker = async (w: number) => {
+      while (next < total) {
+        const i = next++
+        let status: number | string = 'no answer'
+        try {
+          const res = await fetch(`${base}/chat?${query}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ message: `abandoned ${w}/${i}` }),
+            signal: AbortSignal.timeout(1000),
+          })
+          status = res.status
+          await res.text() // read until the 1 s cut
+        } catch {}
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)))
+    firing = false
+    await prober
+    const elapsed = performance.now() - t0
+    // The process lived through it, and still answers.
+    expect(server.proc.exitCode, server.output().slice(-2000)).toBeNull()
+    expect(server.proc.signalCode).toBeNull()
+    const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) })
+    expect(health.status).toBe(200)
+    const failed = probes.filter((p) => !p.ok)
+    expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([])
+    expect(probes.length).toBeGreaterThan(10)
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    const rss = rssOf(server.proc.pid)
+    const heap = gauge(metrics, 'nodejs_heap_size_used_bytes')
+    const mib = (n: number | undefined) => (n === undefined ? '?' : (n / MiB).toFixed(0))
+    console.log(
+      `row 1: ${total} abandoned POST /chat?${query} in ${(elapsed / 1000).toFixed(1)} s; answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
+        `/healthz ${probes.length} probes, slowest ${Math.max(...probes.map((p) => p.ms)).toFixed(0)} ms; ` +
+        `RSS ${mib(rss)} MiB, heap used ${mib(heap)} MiB; runs active ${gauge(metrics, 'sluice_runs_active')}, ` +
+        `abandoned ${gauge(metrics, 'sluice_runs_abandoned_total')}, failed ${gauge(metrics, 'sluice_runs_ended_total{reason="error"}')}, ` +
+        `evicted ${gauge(metrics, 'sluice_runs_evicted_total')}; run logs ${mib(gauge(metrics, 'sluice_runs_bytes{kind="logs"}'))} MiB ` +
+        `of ${mib(gauge(metrics, 'sluice_runs_memory_budget_bytes'))} MiB`,
+    )
+    // Liveness bound of the whole test (the requests alone take ~40 s).
+    expect(elapsed).toBeLessThan(110_000)
+  } finally {
+    await server.stop('SIGKILL')
+  }
+}
+
 describe('row 1: runs cannot exhaust memory', () => {
   it('a server with a 256 MB heap survives 600 abandoned POST /chat?delay=60000&tokens=100000 (16 in parallel, each cut after 1 s) and answers /healthz throughout (600 requests, < 2 min)', async () => {
-    const port = await freePort()
-    const server = start(
-      process.execPath,
-      ['--max-old-space-size=256', '--import', 'tsx', 'src/cli/main.ts', 'serve'].concat([
-        '--port',
-        String(port),
-      ]),
-      { cwd: ROOT },
-    )
-    const base = `http://127.0.0.1:${port}`
-    try {
-      await waitForPort(port, 20_000)
-      const t0 = performance.now()
-      // /healthz every 250 ms while the requests go on: each must answer 200 within 2 s.
-      const probes: Array<{ at: number; ok: boolean; ms: number; why?: string }> = []
-      let firing = true
-      const prober = (async () => {
-        while (firing) {
-          const p0 = performance.now()
-          try {
-            const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) })
-            await res.text()
-            probes.push({ at: p0 - t0, ok: res.status === 200, ms: performance.now() - p0 })
-          } catch (err) {
-            probes.push({ at: p0 - t0, ok: false, ms: performance.now() - p0, why: String(err) })
-          }
-          await new Promise((r) => setTimeout(r, 250))
-        }
-      })()
-      // 600 requests, 16 at a time, each abandoned after ~1 s (curl -m 1).
-      const statuses = new Map<number | string, number>()
-      let next = 0
-      const worker = async (w: number) => {
-        while (next < 600) {
-          const i = next++
-          let status: number | string = 'no answer'
-          try {
-            const res = await fetch(`${base}/chat?delay=60000&tokens=100000`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ message: `abandoned ${w}/${i}` }),
-              signal: AbortSignal.timeout(1000),
-            })
-            status = res.status
-            await res.text() // read until the 1 s cut
-          } catch {}
-          statuses.set(status, (statuses.get(status) ?? 0) + 1)
-        }
-      }
-      await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)))
-      firing = false
-      await prober
-      const elapsed = performance.now() - t0
-      // The process lived through it, and still answers.
-      expect(server.proc.exitCode, server.output().slice(-2000)).toBeNull()
-      expect(server.proc.signalCode).toBeNull()
-      const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) })
-      expect(health.status).toBe(200)
-      const failed = probes.filter((p) => !p.ok)
-      expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([])
-      expect(probes.length).toBeGreaterThan(10)
-      const metrics = await (await fetch(`${base}/metrics`)).text()
-      const rss = rssOf(server.proc.pid)
-      const heap = gauge(metrics, 'nodejs_heap_used_bytes')
-      console.log(
-        `row 1: 600 abandoned runs in ${(elapsed / 1000).toFixed(1)} s; answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
-          `/healthz ${probes.length} probes, slowest ${Math.max(...probes.map((p) => p.ms)).toFixed(0)} ms; ` +
-          `RSS ${rss === undefined ? '?' : (rss / MiB).toFixed(0)} MiB, heap used ${heap === undefined ? '?' : (heap / MiB).toFixed(0)} MiB, ` +
-          `runs active ${gauge(metrics, 'sluice_runs_active')}, run bytes ${gauge(metrics, 'sluice_runs_bytes')}`,
-      )
-      // Liveness bound of the whole test (the requests alone take ~40 s).
-      expect(elapsed).toBeLessThan(110_000)
-    } finally {
-      await server.stop('SIGKILL')
-    }
+    await abandonedChats('delay=60000&tokens=100000', 600)
   }, 120_000)
+
+  it('and 200 abandoned POST /chat?delay=0&tokens=100000, which produce as fast as they can: the memory budget holds them (200 requests, < 1 min)', async () => {
+    // Probes get 5 s: these runs keep both cores busy by design (GC near the budget).
+    await abandonedChats('delay=0&tokens=100000', 200, 5000)
+  }, 90_000)
 })
 
 describe('row 1: POST /chat is authorized as /publish is', () => {
@@ -170,5 +193,186 @@ describe('row 1: POST /chat is authorized as /publish is', () => {
     const res = await chat({ 'content-type': 'text/plain' }, 'hello')
     expect(res.status).toBe(200)
     await res.text()
+  })
+})
+
+/** POST /chat; resolves with the response once its head is in (the body is left to `read`/`abort`). */
+async function startChat(base: string, query: string, message = 'a budget test') {
+  const controller = new AbortController()
+  const res = await fetch(`${base}/chat?${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message }),
+    signal: controller.signal,
+  })
+  return { res, abort: () => controller.abort() }
+}
+
+describe('row 1: a memory budget for runs, in bytes', () => {
+  it('finished runs are dropped oldest first, then a new run is refused with 503 RUN_BUDGET and Retry-After, in /metrics', async () => {
+    running = await serveApp({
+      runs: { store: memoryStore({ maxLength: 100 }), memoryBudget: 4096, abandonAfter: 60_000 },
+    })
+    const base = running.url
+    // Three answers read to the end: finished, kept for resuming.
+    const finished: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const { res } = await startChat(base, 'delay=0&tokens=3')
+      finished.push(res.headers.get('sluice-resume-url')!)
+      await res.text()
+    }
+    expect((await fetch(`${base}${finished[0]}`)).status).toBe(200)
+    // Live answers (a token a minute) until the node refuses one.
+    const live: Array<() => void> = []
+    let refused: Response | undefined
+    for (let i = 0; i < 50 && !refused; i++) {
+      const { res, abort } = await startChat(base, 'delay=60000&tokens=10')
+      if (res.status === 200) live.push(abort)
+      else refused = res
+    }
+    expect(refused?.status).toBe(503)
+    expect(refused!.headers.get('retry-after')).toBe('60')
+    expect((await refused!.json()).error).toBe('RUN_BUDGET')
+    // Before refusing, the finished runs made room, oldest first.
+    expect((await fetch(`${base}${finished[0]}`)).status).toBe(404)
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    expect(gauge(metrics, 'sluice_runs_evicted_total')).toBe(3)
+    expect(gauge(metrics, 'sluice_runs_refused_total{reason="budget"}')).toBe(1)
+    expect(gauge(metrics, 'sluice_runs_memory_budget_bytes')).toBe(4096)
+    const logs = gauge(metrics, 'sluice_runs_bytes{kind="logs"}')!
+    expect(logs).toBeGreaterThan(3000)
+    expect(logs).toBeLessThan(4096 + 1000)
+    expect(gauge(metrics, 'sluice_runs_active')).toBe(live.length)
+    for (const abort of live) abort()
+  })
+
+  it('a running run that sends past the budget fails with RUN_BUDGET, then done error; the budget holds', async () => {
+    const runs = createRuns(memoryStore({ maxLength: 100_000 }), { memoryBudget: 20_000 })
+    try {
+      const started = await runs.start(async function* () {
+        for (let i = 0; i < 10_000; i++) yield 'x'.repeat(100)
+      })
+      expect(await started.ended).toBe('error')
+      const opened = await runs.open(started.runId)
+      const events: RunEvent[] = []
+      opened.start({ event: (e) => events.push(e), end: () => {} })
+      opened.close()
+      const tail = events.slice(-2)
+      expect(tail[0].event).toBe('error')
+      expect(JSON.parse(tail[0].data).error).toBe('RUN_BUDGET')
+      expect(JSON.parse(tail[1].data).reason).toBe('error')
+      // Each event is ~430 B in the estimate: the run stopped near the budget.
+      expect(events.length).toBeGreaterThan(20)
+      expect(events.length).toBeLessThan(70)
+      expect(runs.memory.logs).toBeLessThan(20_000 + 2000)
+    } finally {
+      await runs.close()
+    }
+  })
+
+  it('counts at most maxEvents events of a run (what the store keeps)', async () => {
+    const runs = createRuns(memoryStore({ maxLength: 10 }), { maxEvents: 10 })
+    try {
+      const started = await runs.start(async function* () {
+        for (let i = 0; i < 1000; i++) yield 'y'.repeat(50)
+      })
+      await started.ended
+      // ~340 B an event, at most twice ten kept (the store compacts lazily): ~7 KB, not the ~340 KB appended.
+      expect(runs.memory.logs).toBeGreaterThan(5000)
+      expect(runs.memory.logs).toBeLessThan(8000)
+    } finally {
+      await runs.close()
+    }
+  })
+})
+
+describe('row 1: a run nobody follows stops', () => {
+  const options: RunsOptions = { abandonAfter: 300 }
+
+  async function cutAfterTokens(base: string, query: string, n: number) {
+    const { res, abort } = await startChat(base, query)
+    const events = await readEvents(
+      res,
+      (_e, all) => all.filter((x) => x.event === 'token').length >= n,
+    )
+    abort()
+    return { resumeUrl: res.headers.get('sluice-resume-url')!, events }
+  }
+
+  it('abandonAfter after its client left, whatever ?stopOnDisconnect= asks', async () => {
+    running = await serveApp({ runs: options })
+    const { chat } = running.app
+    for (const query of ['delay=20&tokens=1000', 'delay=20&tokens=1000&stopOnDisconnect=false']) {
+      const before = chat.aborted
+      const t0 = performance.now()
+      await cutAfterTokens(running.url, query, 3)
+      await waitUntil(() => chat.aborted > before, 3000, 'the abandoned run to stop')
+      // Not at once: the grace lets a client come back.
+      expect(performance.now() - t0).toBeGreaterThan(250)
+    }
+    const metrics = await (await fetch(`${running.url}/metrics`)).text()
+    expect(gauge(metrics, 'sluice_runs_abandoned_total')).toBe(2)
+    expect(gauge(metrics, 'sluice_runs_ended_total{reason="stopped"}')).toBe(2)
+  })
+
+  it('a client that resumes within the grace keeps it going', async () => {
+    running = await serveApp({ runs: { abandonAfter: 1000 } })
+    const { chat } = running.app
+    const { resumeUrl, events } = await cutAfterTokens(running.url, 'delay=20&tokens=1000', 3)
+    const res = await fetch(`${running.url}${resumeUrl}`, {
+      headers: { 'last-event-id': events.at(-1)!.id },
+    })
+    // Followed for two graces: the run goes on.
+    const more = await readEvents(res, (_e, all) => all.length >= 100)
+    expect(more.filter((e) => e.event === 'token').length).toBeGreaterThanOrEqual(99)
+    expect(chat.aborted).toBe(0)
+    await waitUntil(() => chat.aborted === 1, 5000, 'the run to stop once nobody follows')
+  })
+
+  it('a run started without any follower stops after abandonAfter', async () => {
+    const runs = createRuns(memoryStore(), { abandonAfter: 100 })
+    try {
+      const started = await runs.start(async function* (_run, signal) {
+        while (!signal.aborted) yield await sleep(10).then(() => 'z')
+      })
+      expect(await started.ended).toBe('stopped')
+      expect(runs.metrics.abandoned).toBe(1)
+    } finally {
+      await runs.close()
+    }
+  })
+})
+
+describeExternal(['redis-server'], 'row 1: followers on another node count', () => {
+  it('a run followed only on node B is not abandoned by node A; it stops once B leaves', async () => {
+    const redis = await startRedis()
+    // Markers every half lease (500 ms); A holds the stop a lease past the last one.
+    const runs: RunsOptions = { retry: 50, lease: 1000, abandonAfter: 300 }
+    const a = await startNode(await redisStore({ url: redis.url }), runs)
+    const b = await startNode(await redisStore({ url: redis.url }), runs)
+    try {
+      const { res, abort } = await startChat(a.url, 'delay=20&tokens=1000')
+      const resumeUrl = res.headers.get('sluice-resume-url')!
+      const first = await readEvents(res, (_e, all) => all.length >= 3)
+      abort()
+      const follow = new AbortController()
+      const onB = await fetch(`${b.url}${resumeUrl}`, {
+        headers: { 'last-event-id': first.at(-1)!.id },
+        signal: follow.signal,
+      })
+      // Eight graces (two and a half leases) on B alone.
+      const t0 = performance.now()
+      const more = await readEvents(onB, () => performance.now() - t0 > 2500)
+      expect(more.filter((e) => e.event === 'token').length).toBeGreaterThan(20)
+      expect(more.some((e) => e.event === 'done')).toBe(false)
+      expect(a.app.chat.aborted).toBe(0)
+      follow.abort()
+      // Within a grace and a lease (1.3 s); the bound is for a loaded machine.
+      await waitUntil(() => a.app.chat.aborted === 1, 8000, 'A to stop the run nobody follows')
+    } finally {
+      await a.close()
+      await b.close()
+      await redis.stop()
+    }
   })
 })
