@@ -23,11 +23,11 @@ const MAX_FILE_LINES = 500
 const MAX_FUNCTION_LINES = 80
 
 /** Allowed for good: the parser's hot loop stays one function, for speed (bench/parse.bench.ts). */
-const ALLOWED_FUNCTIONS = ['protocol/parser.ts:Parser.lfLines']
+const ALLOWED_FUNCTIONS = ['protocol/parser.ts:Parser.lines']
 
 const PENDING = {
   cycles: ['hub/http.ts <-> hub/hub.ts <-> hub/subscription.ts'],
-  files: ['hub/hub.ts', 'protocol/parser.ts'],
+  files: ['hub/hub.ts'],
   functions: [
     'client/connection.ts:runEventStream',
     'client/events.ts:events',
@@ -35,7 +35,6 @@ const PENDING = {
     'hub/hub.ts:Hub.subscribe',
     'hub/hub.ts:<anonymous>',
     'integrations/controller.ts:ChatController.run',
-    'protocol/parser.ts:Parser.line',
   ],
   layers: [] as string[],
 }
