@@ -16,12 +16,13 @@ import {
   ROOT,
   runBench,
   SCENARIOS,
+  type RunOptions,
   type Scale,
   type ScenarioName,
   VARIANTS,
 } from './harness.js'
 import { machine } from './proc.js'
-import { renderSvg, renderTable } from './report.js'
+import { type Report, renderSvg, renderTable } from './report.js'
 
 /** `sluice bench` runs this with SLUICE_BENCH_COMMAND set, so its help names that command. */
 const COMMAND = process.env.SLUICE_BENCH_COMMAND ?? 'npm run bench:fanout --'
@@ -79,26 +80,20 @@ function readArgs(argv: string[]): Map<string, string> | 'help' | { usage: strin
   return args
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const args = readArgs(argv)
-  if (args === 'help') {
-    process.stdout.write(USAGE)
-    return 0
-  }
-  if (!(args instanceof Map)) {
-    process.stderr.write(`${PREFIX}: ${args.usage}\n\n${USAGE}`)
-    return 2
-  }
+/** Why the options cannot run (a line for stderr). */
+interface Refusal {
+  refused: string
+}
+
+/** The scale the options ask for (--quick, the counts, --latency-specs), or why not. */
+function scaleOf(args: Map<string, string>): Scale | Refusal {
   // A count that is not a whole number >= 1 is refused, not run as NaN or a default.
   const counts: Record<string, number> = {}
   for (const key of ['conns', 'msgs', 'idle-conns', 'rounds']) {
     if (!args.has(key)) continue
     const n = Number(args.get(key))
     if (!Number.isInteger(n) || n < 1) {
-      process.stderr.write(
-        `${PREFIX}: --${key} takes a whole number >= 1, not '${args.get(key)}'\n`,
-      )
-      return 2
+      return { refused: `--${key} takes a whole number >= 1, not '${args.get(key)}'` }
     }
     counts[key] = n
   }
@@ -112,53 +107,49 @@ export async function main(argv: string[]): Promise<number> {
     const text = args.get('latency-specs')!
     const keep = text.split(',').map((x) => Number(x.trim()))
     if (keep.some((i) => !Number.isInteger(i) || i < 0 || i >= scale.latency.length)) {
-      process.stderr.write(
-        `${PREFIX}: --latency-specs takes indices 0-${scale.latency.length - 1} separated by commas, not '${text}'\n`,
-      )
-      return 2
+      return {
+        refused: `--latency-specs takes indices 0-${scale.latency.length - 1} separated by commas, not '${text}'`,
+      }
     }
     scale.latency = scale.latency.filter((_, i) => keep.includes(i))
   }
+  return scale
+}
+
+/** The items of `list` named by option `key` (all if absent), or why not. */
+function pick<T extends { name: string } | string>(
+  args: Map<string, string>,
+  list: T[],
+  key: string,
+): T[] | Refusal {
+  const want = args.get(key)
+  if (!want) return list
+  const names = want.split(',').map((s) => s.trim())
+  const nameOf = (x: T) => (typeof x === 'string' ? x : x.name)
+  const unknown = names.filter((n) => !list.some((x) => nameOf(x) === n))
+  if (unknown.length)
+    return {
+      refused: `unknown ${key}: ${unknown.join(', ')}; choose from ${list.map(nameOf).join(', ')}`,
+    }
+  return list.filter((x) => names.includes(nameOf(x)))
+}
+
+/** What one run needs from the options, or why they cannot run. */
+function runOptions(args: Map<string, string>): RunOptions | Refusal {
+  const scale = scaleOf(args)
+  if ('refused' in scale) return scale
   const pinArg = args.get('pin') ?? 'off'
-  if (pinArg !== 'on' && pinArg !== 'off') {
-    process.stderr.write(`${PREFIX}: --pin takes on or off\n`)
-    return 2
-  }
+  if (pinArg !== 'on' && pinArg !== 'off') return { refused: '--pin takes on or off' }
   const pin = pinArg === 'on' ? defaultPinning() : null
+  const variants = pick(args, VARIANTS, 'variants')
+  const scenarios = pick(args, SCENARIOS, 'scenarios')
+  if ('refused' in variants) return variants
+  if ('refused' in scenarios) return scenarios
+  return { variants, scenarios: scenarios as ScenarioName[], scale, pin }
+}
 
-  const pick = <T extends { name: string } | string>(list: T[], key: string): T[] | string => {
-    const want = args.get(key)
-    if (!want) return list
-    const names = want.split(',').map((s) => s.trim())
-    const nameOf = (x: T) => (typeof x === 'string' ? x : x.name)
-    const unknown = names.filter((n) => !list.some((x) => nameOf(x) === n))
-    if (unknown.length)
-      return `unknown ${key}: ${unknown.join(', ')}; choose from ${list.map(nameOf).join(', ')}`
-    return list.filter((x) => names.includes(nameOf(x)))
-  }
-  const variants = pick(VARIANTS, 'variants')
-  const scenarios = pick(SCENARIOS, 'scenarios')
-  if (typeof variants === 'string' || typeof scenarios === 'string') {
-    process.stderr.write(`${PREFIX}: ${typeof variants === 'string' ? variants : scenarios}\n`)
-    return 2
-  }
-
-  const started = Date.now()
-  const results = await runBench({
-    variants,
-    scenarios: scenarios as ScenarioName[],
-    scale,
-    pin,
-    log: (line) =>
-      process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`),
-  })
-  const report = {
-    ...results,
-    machine: machine(),
-    command: `npm run bench:fanout -- ${argv.join(' ')}`.trim(),
-  }
-  process.stdout.write(renderTable(report) + '\n')
-
+/** The results as JSON (formatted as the repo's formatter writes it) and the chart, unless --svg none. */
+function writeResults(report: Report, args: Map<string, string>): void {
   const outDir = resolve(args.get('out') ?? join(ROOT, 'bench', 'fanout', 'results'))
   mkdirSync(outDir, { recursive: true })
   const jsonPath = join(outDir, args.has('quick') ? 'results-quick.json' : 'results.json')
@@ -177,6 +168,36 @@ export async function main(argv: string[]): Promise<number> {
     writeFileSync(resolve(svg), renderSvg(report))
     process.stdout.write(`chart:   ${resolve(svg)}\n`)
   }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = readArgs(argv)
+  if (args === 'help') {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (!(args instanceof Map)) {
+    process.stderr.write(`${PREFIX}: ${args.usage}\n\n${USAGE}`)
+    return 2
+  }
+  const opts = runOptions(args)
+  if ('refused' in opts) {
+    process.stderr.write(`${PREFIX}: ${opts.refused}\n`)
+    return 2
+  }
+  const started = Date.now()
+  const results = await runBench({
+    ...opts,
+    log: (line) =>
+      process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`),
+  })
+  const report = {
+    ...results,
+    machine: machine(),
+    command: `npm run bench:fanout -- ${argv.join(' ')}`.trim(),
+  }
+  process.stdout.write(renderTable(report) + '\n')
+  writeResults(report, args)
   return results.results.some((r) => r.errors.some((e) => !e.startsWith('not built yet'))) ? 1 : 0
 }
 

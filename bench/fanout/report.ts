@@ -1,38 +1,14 @@
 /**
  * Tables (Markdown, so they paste into docs/benchmarks.md) and a hand-written
- * SVG chart from one run's results. No dependencies.
+ * SVG chart (chart.ts) from one run's results. No dependencies.
  */
-import {
-  type BenchResults,
-  idleWarmup,
-  noisy,
-  QUIET_PCT,
-  type VariantResult,
-  WARMUP_SECONDS,
-} from './harness.js'
-import type { machine } from './proc.js'
+import { idleWarmup, QUIET_PCT, WARMUP_SECONDS } from './config.js'
+import { complete, f, k, table } from './format.js'
+import { noisy } from './stats.js'
+import type { Report, Scale, VariantResult } from './types.js'
 
-export type Report = BenchResults & { machine: ReturnType<typeof machine>; command: string }
-
-const f = (x: number | undefined, digits = 1) =>
-  x === undefined || !Number.isFinite(x)
-    ? '-'
-    : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
-const k = (x: number | undefined) => (x === undefined ? '-' : `${f(x / 1000, 1)}k`)
-
-function table(head: string[], rows: string[][]): string {
-  return [
-    `| ${head.join(' | ')} |`,
-    `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n')
-}
-
-function complete(d: { delivered: number; expected: number; timedOut: boolean }): string {
-  return d.delivered === d.expected
-    ? 'all'
-    : `${d.delivered}/${d.expected}${d.timedOut ? ' (timed out)' : ''}`
-}
+export { renderSvg } from './chart.js'
+export type { Report } from './types.js'
 
 export function renderTable(report: Report): string {
   const rs = report.results
@@ -50,6 +26,28 @@ export function renderTable(report: Report): string {
       : 'pinning: none (servers and load processes share every CPU)',
   )
 
+  out.push(...throughputSection(rs, s))
+  out.push(...latencySections(rs, s))
+  out.push(...idleSection(rs, s))
+  out.push(...rampSection(rs, s))
+  out.push(...largeSection(rs, s))
+  out.push(...resumeSection(rs, s))
+  out.push(...redisSections(rs))
+
+  const h2 = renderH2(rs)
+  if (h2) out.push(h2)
+
+  const ratios = renderRatios(rs)
+  if (ratios) out.push(ratios)
+
+  out.push(...noiseSection(report))
+  out.push(...errorsSection(rs))
+  return out.join('\n')
+}
+
+/** The throughput table. */
+function throughputSection(rs: VariantResult[], s: Scale): string[] {
+  const out: string[] = []
   const tp = rs.filter((r) => r.throughput)
   if (tp.length) {
     const t = s.throughput
@@ -89,7 +87,12 @@ export function renderTable(report: Report): string {
       ),
     )
   }
+  return out
+}
 
+/** One latency table per spec. */
+function latencySections(rs: VariantResult[], s: Scale): string[] {
+  const out: string[] = []
   const lat = rs.filter((r) => r.latency?.length)
   for (let i = 0; i < s.latency.length; i++) {
     const spec = s.latency[i]
@@ -140,7 +143,12 @@ export function renderTable(report: Report): string {
       ),
     )
   }
+  return out
+}
 
+/** Idle memory per connection. */
+function idleSection(rs: VariantResult[], s: Scale): string[] {
+  const out: string[] = []
   const idle = rs.filter((r) => r.idle)
   if (idle.length) {
     out.push(
@@ -158,7 +166,12 @@ export function renderTable(report: Report): string {
       ),
     )
   }
+  return out
+}
 
+/** The connection ramp. */
+function rampSection(rs: VariantResult[], s: Scale): string[] {
+  const out: string[] = []
   const ramp = rs.filter((r) => r.ramp)
   if (ramp.length) {
     out.push(
@@ -176,7 +189,12 @@ export function renderTable(report: Report): string {
       ),
     )
   }
+  return out
+}
 
+/** Large events. */
+function largeSection(rs: VariantResult[], s: Scale): string[] {
+  const out: string[] = []
   const large = rs.filter((r) => r.large)
   if (large.length) {
     const l = s.large
@@ -200,7 +218,12 @@ export function renderTable(report: Report): string {
       ),
     )
   }
+  return out
+}
 
+/** Reconnect and resume. */
+function resumeSection(rs: VariantResult[], s: Scale): string[] {
+  const out: string[] = []
   const res = rs.filter((r) => r.resume)
   if (res.length) {
     const x0 = s.resume
@@ -229,7 +252,12 @@ export function renderTable(report: Report): string {
       ),
     )
   }
+  return out
+}
 
+/** Redis commands per publish, per Redis variant. */
+function redisSections(rs: VariantResult[]): string[] {
+  const out: string[] = []
   for (const r of rs.filter((r) => r.redis?.length)) {
     out.push(`\n### Redis commands per published event (${r.label}, INFO commandstats)\n`)
     out.push(
@@ -247,14 +275,13 @@ export function renderTable(report: Report): string {
       ),
     )
   }
+  return out
+}
 
-  const h2 = renderH2(rs)
-  if (h2) out.push(h2)
-
-  const ratios = renderRatios(rs)
-  if (ratios) out.push(ratios)
-
-  const loud = (report.noise ?? []).filter((n) => noisy(n, m.cores || undefined))
+/** The scenario runs the machine made noisy. */
+function noiseSection(report: Report): string[] {
+  const out: string[] = []
+  const loud = (report.noise ?? []).filter((n) => noisy(n, report.machine.cores || undefined))
   if (loud.length) {
     out.push(
       `\n### Noisy scenario runs (other processes used >= 25% of the CPU, or the load average at the start was above cores + 2)\n`,
@@ -272,13 +299,18 @@ export function renderTable(report: Report): string {
       ),
     )
   }
+  return out
+}
 
+/** What could not be measured, and why. */
+function errorsSection(rs: VariantResult[]): string[] {
+  const out: string[] = []
   const errs = rs.filter((r) => r.errors.length)
   if (errs.length) {
     out.push('\n### Not measured\n')
     for (const r of errs) for (const e of r.errors) out.push(`- ${r.label}: ${e}`)
   }
-  return out.join('\n')
+  return out
 }
 
 /** The hub over HTTP/2 next to the hub over HTTP/1.1, from the same run. */
@@ -368,86 +400,4 @@ function renderRatios(rs: VariantResult[]): string {
     lines.push(table(['metric', ...rivals.map((r) => r.label)], rows))
   }
   return lines.join('\n')
-}
-
-// ---------------------------------------------------------------------------
-// SVG
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-
-export function renderSvg(report: Report): string {
-  const panels: {
-    title: string
-    unit: string
-    higher: boolean
-    get: (r: VariantResult) => number | undefined
-  }[] = [
-    {
-      title: 'Delivered events/s (throughput)',
-      unit: 'ev/s',
-      higher: true,
-      get: (r) => r.throughput?.eventsPerSec,
-    },
-    {
-      title: 'Server CPU per delivered event',
-      unit: 'us',
-      higher: false,
-      get: (r) => r.throughput?.cpuUsPerEvent,
-    },
-    {
-      title: `p99 latency, ${report.scale.latency[0]?.conns ?? '?'} conns x ${report.scale.latency[0]?.rate ?? '?'} msg/s`,
-      unit: 'ms',
-      higher: false,
-      get: (r) => r.latency?.[0]?.p99Ms,
-    },
-    {
-      title: `Memory per idle connection (${report.scale.idle.conns} conns)`,
-      unit: 'KB',
-      higher: false,
-      get: (r) => r.idle?.kbPerConn,
-    },
-  ]
-  const rs = report.results.filter((r) => panels.some((p) => p.get(r) !== undefined))
-  const W = 960
-  const labelW = 170
-  const barH = 18
-  const gap = 6
-  const panelW = W / 2
-  const panelH = 40 + Math.max(1, rs.length) * (barH + gap) + 16
-  const H = 60 + panelH * 2 + 20
-  const parts: string[] = []
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="16" y="24" font-size="16" font-weight="bold">sluice fan-out benchmark</text>`,
-    `<text x="16" y="44" fill="#555">${esc(`${report.date.slice(0, 10)} · ${report.machine.cores} cores · Node ${report.machine.node} · ${report.command}`)}</text>`,
-  )
-  panels.forEach((p, pi) => {
-    const x0 = (pi % 2) * panelW + 16
-    const y0 = 60 + Math.floor(pi / 2) * panelH
-    const values = rs.map((r) => p.get(r) ?? 0)
-    const max = Math.max(1e-9, ...values)
-    const plotW = panelW - labelW - 90
-    parts.push(
-      `<text x="${x0}" y="${y0 + 20}" font-weight="bold">${esc(p.title)}</text>`,
-      `<text x="${x0 + panelW - 40}" y="${y0 + 20}" fill="#777" text-anchor="end">${p.higher ? 'higher is better' : 'lower is better'}</text>`,
-    )
-    rs.forEach((r, i) => {
-      const v = p.get(r)
-      const y = y0 + 34 + i * (barH + gap)
-      const w = v === undefined ? 0 : Math.max(1, (v / max) * plotW)
-      const fill = r.ours ? '#2563eb' : '#9ca3af'
-      const text =
-        v === undefined
-          ? 'not measured'
-          : `${v >= 10_000 ? `${Math.round(v / 1000).toLocaleString('en-US')}k` : v >= 100 ? Math.round(v).toLocaleString('en-US') : f(v, v >= 10 ? 1 : 2)} ${p.unit}`
-      parts.push(
-        `<text x="${x0 + labelW - 8}" y="${y + barH - 5}" text-anchor="end">${esc(r.label)}</text>`,
-        `<rect x="${x0 + labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${fill}" rx="2"/>`,
-        `<text x="${x0 + labelW + w + 6}" y="${y + barH - 5}" fill="#333">${esc(text)}</text>`,
-      )
-    })
-  })
-  parts.push('</svg>')
-  return parts.join('\n') + '\n'
 }
