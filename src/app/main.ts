@@ -246,7 +246,13 @@ function subscribe(): void {
   }
   const q = new URLSearchParams()
   for (const t of topics) q.append('topic', t)
-  feed = new StreamController('/events?' + q, { onmessage: showEvent, maxEvents: 0 }, onFeed)
+  // share: every tab of this page on these topics reads one connection (docs/frontend.md),
+  // so any number of tabs work over HTTP/1.1's six connections per origin.
+  feed = new StreamController(
+    '/events?' + q,
+    { onmessage: showEvent, maxEvents: 0, share: true },
+    onFeed,
+  )
 }
 
 $<HTMLFormElement>('sub-form').addEventListener('submit', (e) => {

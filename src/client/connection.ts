@@ -76,6 +76,13 @@ export interface FetchEventSourceInit extends Omit<RequestInit, 'headers' | 'bod
   onabort?: (reason: unknown) => void
   /** Called when the parser skips an event (`EVENT_TOO_LARGE`). The stream goes on. */
   onparseerror?: (err: SluiceError) => void
+  /**
+   * Share one connection among this origin's tabs that open the same stream
+   * (browsers with Web Locks and BroadcastChannel; elsewhere ignored). `true`
+   * shares GET streams, keyed by method and URL; a string is the key, and
+   * shares a stream of any method (a POST is shared only so). docs/frontend.md.
+   */
+  share?: boolean | string
 }
 
 /** Hooks for the layers built on the engine (events(), EventSource); not public. */
@@ -86,6 +93,8 @@ export interface EngineHooks {
   opened?: (response: Response) => void
   /** Called after each chunk; a returned promise pauses reading (backpressure). */
   afterChunk?: () => Promise<void> | undefined
+  /** Called after a chunk that changed the last event ID (events and id-only blocks). */
+  lastId?: (id: string) => void
 }
 
 const SNIPPET_BYTES = 512
@@ -124,6 +133,7 @@ export async function runEventStream(
     onretry,
     onabort,
     onparseerror,
+    share: _share,
     ...rest
   } = init
   const doFetch: typeof fetch = fetchOption ?? ((i, r) => globalThis.fetch(i, r))
@@ -133,6 +143,8 @@ export async function runEventStream(
   let resumeUrl: string | undefined
   /** An event arrived on the current connection. */
   let delivered = false
+  /** The last event ID reported to `hooks.lastId`. */
+  let seenId: string | undefined
 
   const parser = createParser({
     onEvent: (ev) => {
@@ -259,6 +271,8 @@ export async function runEventStream(
             if (done) break
             arm()
             parser.feed(value)
+            if (hooks.lastId && parser.lastEventId !== seenId)
+              hooks.lastId((seenId = parser.lastEventId))
             if (signal?.aborted) break // a callback aborted: no onclose, no reconnection
             const wait = hooks.afterChunk?.()
             if (wait) {

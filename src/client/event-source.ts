@@ -7,7 +7,8 @@
  * `Last-Event-ID`).
  */
 import type { SluiceError } from '../protocol/errors.js'
-import { type BodyOption, type HeadersOption, requestUrl, runEventStream } from './connection.js'
+import { type BodyOption, type HeadersOption, requestUrl } from './connection.js'
+import { openStream } from './open.js'
 import { isFinalError, type RetryOptions } from './retry.js'
 
 export interface EventSourceInit {
@@ -27,6 +28,8 @@ export interface EventSourceInit {
   lastEventId?: string
   /** Called when an event is skipped for size. */
   onparseerror?: (err: SluiceError) => void
+  /** One connection for all of this origin's tabs that open this stream (see fetchEventSource's `share`). */
+  share?: boolean | string
 }
 
 type Handler<E extends Event> = ((this: EventSource, ev: E) => any) | null
@@ -62,8 +65,9 @@ export class EventSource extends EventTarget {
       maxEventSize,
       lastEventId,
       onparseerror,
+      share,
     } = init
-    runEventStream(
+    openStream(
       this.url,
       {
         method,
@@ -75,6 +79,7 @@ export class EventSource extends EventTarget {
         maxEventSize,
         lastEventId,
         onparseerror,
+        share,
         credentials: this.withCredentials ? 'include' : 'same-origin',
         mode: 'cors',
         openWhenHidden: true,

@@ -5,7 +5,8 @@
  */
 import { SluiceError } from '../protocol/errors.js'
 import type { EventSourceMessage } from '../protocol/types.js'
-import { type FetchEventSourceInit, runEventStream } from './connection.js'
+import type { FetchEventSourceInit } from './connection.js'
+import { openStream } from './open.js'
 
 /** Event name -> type of its decoded `data`. Unnamed events are called `message`, as EventSource calls them. */
 export type EventMap = Record<string, unknown>
@@ -78,7 +79,7 @@ export function events(
         ? decode
         : undefined
 
-  runEventStream(
+  openStream(
     url,
     {
       ...rest,

@@ -4,7 +4,8 @@
  * behaviour is a bug, sluice follows the spec (docs/client.md lists each).
  */
 import type { EventSourceMessage } from '../protocol/types.js'
-import { type FetchEventSourceInit, runEventStream } from './connection.js'
+import type { FetchEventSourceInit } from './connection.js'
+import { openStream } from './open.js'
 
 export { EventStreamContentType } from './connection.js'
 export type { FetchEventSourceInit, EventSourceMessage }
@@ -19,5 +20,5 @@ export function fetchEventSource(
   input: RequestInfo | URL,
   init: FetchEventSourceInit = {},
 ): Promise<void> {
-  return runEventStream(input, init)
+  return openStream(input, init)
 }
