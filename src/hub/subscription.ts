@@ -57,6 +57,12 @@ export interface SubscriptionOutput {
 
 /** Live events held back during a replay before the subscriber is cut (it resumes from history). */
 export const DEFAULT_MAX_HELD = 10_000
+/**
+ * Bytes of live events held back during a replay before the subscriber is cut,
+ * when the hub sets no `maxBufferedBytes` (a subscriber's budget either way:
+ * held back or buffered on its socket, it may fall this far behind).
+ */
+export const DEFAULT_MAX_HELD_BYTES = 1024 * 1024
 
 export function lossNotice(
   kind: LossKind,
@@ -91,6 +97,11 @@ export abstract class Subscription {
   private holding = true
   /** Live events held back during the replay (created by the first one). */
   private held: Held[] | null = null
+  /** Their bytes, bounded by `maxHeldBytes` (issue 17 row 2: a count alone let one subscriber hold ~62 MB). */
+  private heldBytes = 0
+  /** Past either bound before the output existed: cut as soon as it does. */
+  private overflowed = false
+  protected maxHeldBytes = DEFAULT_MAX_HELD_BYTES
   protected output: SubscriptionOutput | null = null
   closed = false
 
@@ -104,14 +115,22 @@ export abstract class Subscription {
       this.emit(e, bytes, false)
       return
     }
+    if (this.overflowed) return
     const held = (this.held ??= [])
-    if (held.length >= DEFAULT_MAX_HELD && this.output) {
+    if (held.length >= DEFAULT_MAX_HELD || this.heldBytes + bytes.byteLength > this.maxHeldBytes) {
       // The replay is too slow for the live rate: cut, and let it resume from history.
       const output = this.output
+      if (!output) {
+        this.overflowed = true
+        this.held = null
+        this.heldBytes = 0
+        return
+      }
       this.close()
       output.overflow()
       return
     }
+    this.heldBytes += bytes.byteLength
     held.push({ kind: 'event', e, bytes })
   }
 
@@ -168,6 +187,11 @@ export abstract class Subscription {
     announce = false,
   ): Promise<number> {
     this.output = output
+    if (this.overflowed) {
+      this.close()
+      output.overflow()
+      return 0
+    }
     this.epoch = position.epoch
     this.lastSeq = position.seq
     // Tell a fresh subscriber where it stands (an id-only block dispatches no
@@ -190,6 +214,7 @@ export abstract class Subscription {
     this.holding = false
     const held = this.held
     this.held = null
+    this.heldBytes = 0
     if (held)
       for (const h of held) {
         if (this.closed) break
@@ -203,6 +228,7 @@ export abstract class Subscription {
   close(): void {
     this.closed = true
     this.held = null
+    this.heldBytes = 0
   }
 
   private emit(e: StoredEvent, bytes: Uint8Array, replayed: boolean): void {
@@ -250,6 +276,8 @@ export class Member extends Subscription {
 
   constructor(protected readonly hub: Hub) {
     super()
+    const max = hub.options.maxBufferedBytes
+    if (max !== undefined) this.maxHeldBytes = max
   }
 
   /** The topics, read from the feeds joined (an array per subscriber would be 56 bytes more). */

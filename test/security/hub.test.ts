@@ -1,11 +1,14 @@
 /**
  * Issue 17's findings on the hub, each as the request a stranger would send
- * (rows 4, 5, 6, 11, 15 of its table). Each failed before its fix.
+ * (rows 2, 4, 5, 6, 11, 15 of its table). Each failed before its fix.
  */
+import { connect } from 'node:net'
 import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { matchTopic } from '../../src/hub/auth.js'
-import { createHub, type Hub } from '../../src/hub/index.js'
+import { createHub, type Hub, memoryStore } from '../../src/hub/index.js'
+import { waitUntil } from '../helpers/wait.js'
+import { serveHub } from '../hub/support.js'
 
 const SECRET = 'a-long-enough-test-secret-of-32-bytes!'
 let hub: Hub | undefined
@@ -176,5 +179,39 @@ describe("row 15: the hub's own event names are reserved", () => {
       code: 'BAD_REQUEST',
     })
     await expect(hub.publish('a', 'x', { event: 'sluicey' })).resolves.toBeTypeOf('string')
+  })
+})
+
+describe('row 2: live events held during a replay are bounded in bytes', () => {
+  it('a subscriber that replays from an unknown id and reads nothing is cut once held events pass its byte budget', async () => {
+    const store = memoryStore({ maxLength: 2_000 })
+    hub = createHub({ store, maxBufferedBytes: 64 * 1024, heartbeat: 0 })
+    const served = await serveHub(hub)
+    try {
+      const data = 'h'.repeat(16 * 1024)
+      // 16 MB of history: more than the loopback socket buffers take, so the replay stalls.
+      for (let i = 0; i < 1_000; i++) await hub.publish('big', data)
+      const socket = connect(served.port, '127.0.0.1')
+      socket.pause()
+      socket.on('error', () => {})
+      const closed = new Promise<void>((r) => socket.once('close', () => r()))
+      socket.write(
+        'GET /events?topic=big HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: bogus\r\n\r\n',
+      )
+      await waitUntil(() => hub!.metrics.connections === 1, 5000, 'the non-reader subscribed')
+      // 40 live events of 16 KB (640 KB): far under the 10,000-event cap, ten times the byte budget.
+      for (let i = 0; i < 40; i++) await hub.publish('big', data)
+      await waitUntil(
+        () => hub!.metrics.slowConsumerDisconnects === 1,
+        5000,
+        'the non-reader cut as a slow consumer',
+      )
+      socket.resume()
+      await closed
+      socket.destroy()
+    } finally {
+      await served.close()
+      hub = undefined
+    }
   })
 })
