@@ -151,7 +151,21 @@ class Follower {
     }
     const replay = this.read?.events ?? []
     this.read = null
-    for (const e of replay) this.feed(e)
+    void this.replay(replay)
+  }
+
+  /**
+   * The replay at the client's pace (issue 17 row 3: written in one loop, a
+   * replay past the follower's buffer cap was cut before its first byte,
+   * forever), then what was held meanwhile, then live events.
+   */
+  private async replay(replay: readonly StoredEvent[]): Promise<void> {
+    for (const e of replay) {
+      if (this.closed || this.ended) return
+      const paced = this.feed(e)
+      // Only a promise is awaited: an output that returns nothing keeps the replay synchronous.
+      if (paced instanceof Promise) await paced
+    }
     this.holding = false
     const pending = this.held.splice(0)
     for (const e of pending) this.feed(e)
@@ -176,8 +190,11 @@ class Follower {
     this.output?.detach?.()
   }
 
-  /** One event of the log, in seq order: delivered if the client lacks it, up to the first terminal one. */
-  private feed(e: StoredEvent): void {
+  /**
+   * One event of the log, in seq order: delivered if the client lacks it, up
+   * to the first terminal one. Returns the output's promise, if any (to pace a replay).
+   */
+  private feed(e: StoredEvent): unknown {
     if (this.ended || this.closed || e.seq <= this.lastSeq) return
     this.lastSeq = e.seq
     // Another follower's presence says nothing of the producer's life.
@@ -187,16 +204,23 @@ class Follower {
     const { n, name } = unpack(e)
     this.lastNumber = n ?? this.lastNumber + 1
     if (this.lastNumber <= this.after) {
-      if (name === DONE_EVENT) this.ended = true
+      // The run ended at or before the client's id (an id past the end): nothing to
+      // send, but the stream ends (issue 17 row 10: it stayed open, heartbeating).
+      if (name === DONE_EVENT) {
+        this.ended = true
+        this.close()
+        this.output?.end(doneReason(e.data))
+      }
       return
     }
-    this.output!.event({ id: String(this.lastNumber), event: name, data: e.data })
+    const paced = this.output!.event({ id: String(this.lastNumber), event: name, data: e.data })
     if (name === DONE_EVENT) {
       this.ended = true
       const reason = doneReason(e.data)
       this.close()
       this.output!.end(reason)
     }
+    return paced
   }
 
   /** Events of the run up to `throughSeq` were trimmed before they reached this follower: say so, go on. */

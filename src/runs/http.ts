@@ -215,8 +215,9 @@ function pipe(core: RunsCore, opened: OpenedRun, stream: EventStream, format: Ru
     event(e) {
       if (stream.isClosed) return
       const text = format(e)
-      // Not awaited: a slow follower is cut at maxBufferedBytes and resumes; it never slows the run.
-      if (text !== null) stream.write(text).catch(noop)
+      // The follower awaits this during a replay only (the client's pace); live, a slow
+      // follower is cut at maxBufferedBytes and resumes: it never slows the run.
+      if (text !== null) return stream.write(text).catch(noop)
     },
     end() {
       stream.complete()

@@ -137,7 +137,12 @@ export interface StopResult {
 
 /** Where a follower's events go. */
 export interface RunOutput {
-  event(e: RunEvent): void
+  /**
+   * One event. A promise (the write's, settled when the client has taken it
+   * in) paces the replay: the next replayed event waits for it, so a replay
+   * of any length follows the client's speed. Live events never wait.
+   */
+  event(e: RunEvent): unknown
   /** After the terminal event: the run is over. */
   end(reason: RunEndReason): void
   /** This node is shutting down (the run may go on elsewhere): end the stream without a terminal event, so the client resumes elsewhere. */

@@ -376,3 +376,52 @@ describeExternal(['redis-server'], 'row 1: followers on another node count', () 
     }
   })
 })
+
+describe('row 3: a replay longer than the follower buffer', () => {
+  it('resuming a finished run of 100,000 tokens from its start gets every event, then done', async () => {
+    running = await serveApp({
+      runs: {
+        store: memoryStore({ maxLength: 200_000 }),
+        maxEvents: 200_000,
+        abandonAfter: 60_000,
+      },
+    })
+    const base = running.url
+    const { res, abort } = await startChat(base, 'tokens=100000&delay=0')
+    const resumeUrl = res.headers.get('sluice-resume-url')!
+    abort()
+    await waitUntil(
+      async () => {
+        const text = await (await fetch(`${base}/metrics`)).text()
+        return gauge(text, 'sluice_runs_ended_total{reason="complete"}') === 1
+      },
+      30_000,
+      'the run to finish',
+    )
+    // ~3 MB of replay: three times the follower's 1 MiB buffer cap.
+    const resumed = await fetch(`${base}${resumeUrl}`)
+    expect(resumed.status).toBe(200)
+    const events = await readEvents(resumed, (e) => e.event === 'done')
+    expect(events.filter((e) => e.event === 'token').length).toBe(100_000)
+    expect(JSON.parse(events.at(-1)!.data).reason).toBe('complete')
+  })
+})
+
+describe('row 10: an id past the end of a live run', () => {
+  it('GET /chat/:runId with Last-Event-ID 999 ends when the run ends; once it has, the answer is 204', async () => {
+    running = await serveApp({ runs: { abandonAfter: 60_000 } })
+    const base = running.url
+    const { res, abort } = await startChat(base, 'tokens=20&delay=50')
+    const resumeUrl = res.headers.get('sluice-resume-url')!
+    const past = await fetch(`${base}${resumeUrl}`, { headers: { 'last-event-id': '999' } })
+    expect(past.status).toBe(200)
+    // The stream ends by itself when the run does (~1 s), with nothing to send.
+    const t0 = performance.now()
+    const events = await readEvents(past)
+    expect(events).toEqual([])
+    expect(performance.now() - t0).toBeLessThan(10_000)
+    abort()
+    const again = await fetch(`${base}${resumeUrl}`, { headers: { 'last-event-id': '999' } })
+    expect(again.status).toBe(204)
+  })
+})
