@@ -139,4 +139,13 @@ export function urlArg(what: string, value: string, example: string): URL {
 }
 
 /** The last line of every command's help. */
+/** Why a file could not be read, in words (`no such file`), for a message that names the flag and the file. */
+export function unreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EACCES') return 'permission denied'
+  if (code === 'EISDIR') return 'it is a directory'
+  return (err as Error).message
+}
+
 export const EXIT_STATUS = 'Exit status: 0 done, 1 failed, 2 usage error, 130 interrupted (Ctrl-C).'

@@ -4,7 +4,7 @@
  * `--anonymous`, `--private-topic P`, `--cors-origin O`, `--max-buffer BYTES`.
  */
 import { readFile } from 'node:fs/promises'
-import { type FlagSpecs, type FlagValues, UsageError, intFlag } from './args.js'
+import { type FlagSpecs, type FlagValues, UsageError, intFlag, unreadable } from './args.js'
 import type { HubAuthOptions } from '../hub/auth.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { memoryStore } from '../hub/memory-store.js'
@@ -126,15 +126,7 @@ async function readKeyFile(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8')
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : (err as Error).message
+    const why = unreadable(err)
     throw new UsageError(
       `cannot read the --jwt-public-key file '${file}': ${why}. Give the path of a PEM public key (-----BEGIN PUBLIC KEY-----).`,
     )

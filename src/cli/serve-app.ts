@@ -10,6 +10,7 @@
  * throws a `SluiceError` (its `status`, by default its code's) for a 4xx JSON answer.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
 import { getHeapStatistics } from 'node:v8'
 import { SluiceError } from '../protocol/errors.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
@@ -32,6 +33,7 @@ import {
   type RouteContext as RouterContext,
   type RouteHandler as RouterHandler,
 } from './router.js'
+import { closeSecure, isSecure, listenSecure, type TlsOptions } from './secure.js'
 import { sseEmitterTest } from './sse-emitter-test.js'
 import { appRoutes } from './static.js'
 
@@ -245,6 +247,16 @@ function healthz(_req: IncomingMessage, res: ServerResponse): void {
   res.end(body)
 }
 
+/** Listen on host:port over HTTPS with HTTP/2 (and HTTP/1.1): see secure.ts. */
+export function listenTls(
+  app: ServeApp,
+  host: string,
+  port: number,
+  tls: TlsOptions,
+): Promise<Http2SecureServer> {
+  return listenSecure(app.handler, host, port, tls)
+}
+
 /** Listen on host:port; resolves with the server once it accepts connections. */
 export async function listen(app: ServeApp, host: string, port: number): Promise<Server> {
   const server = createServer(app.handler)
@@ -262,7 +274,12 @@ export async function listen(app: ServeApp, host: string, port: number): Promise
  * Stop gracefully: stop accepting, end open streams, close idle keep-alive
  * connections, and after `graceMs` drop whatever is still open.
  */
-export async function shutdown(app: ServeApp, server: Server, graceMs = 3000): Promise<void> {
+export async function shutdown(
+  app: ServeApp,
+  server: Server | Http2SecureServer,
+  graceMs = 3000,
+): Promise<void> {
+  if (isSecure(server)) return closeSecure(server, () => app.close(), graceMs)
   const closed = new Promise<void>((resolve) => server.close(() => resolve()))
   await app.close()
   server.closeIdleConnections()

@@ -1,5 +1,5 @@
 /**
- * `sluice serve`'s command line: `--host`, `--port`, the runs' `--run-*`
+ * `sluice serve`'s command line: `--host`, `--port`, `--tls-cert`/`--tls-key`, the runs' `--run-*`
  * flags and the hub's (hub-options.ts), read by the one parser (args.ts).
  */
 import { intFlag, parseFlags, portFlag, UsageError } from './args.js'
@@ -8,6 +8,8 @@ import { HUB_FLAGS, type HubFlags, hubFlags } from './hub-options.js'
 const SERVE_FLAGS = {
   host: { type: 'string' },
   port: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   'run-ttl': { type: 'string' },
   'run-lease': { type: 'string' },
   'run-max-events': { type: 'string' },
@@ -21,6 +23,8 @@ export interface ServeFlags {
   help: boolean
   host: string
   port: number
+  /** Files of the certificate (chain) and its key, PEM: HTTPS with HTTP/2. */
+  tls?: { cert: string; key: string }
   hub: HubFlags
   /** Runs' TTL, lease and abandonment (ms), and their memory budget (bytes). */
   runs: { ttl?: number; lease?: number; abandonAfter?: number; memoryBudget?: number }
@@ -46,10 +50,15 @@ export function parseServeFlags(argv: readonly string[]): ServeFlags {
   // 0 is allowed: stop a run as soon as nobody follows it.
   const abandon = values['run-abandon']
   if (abandon !== undefined) runs.abandonAfter = intFlag('--run-abandon', abandon, 0)
+  const cert = values['tls-cert']
+  const key = values['tls-key']
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together: give both files, or neither.')
   return {
     help: values.help === true,
     host,
     port: values.port === undefined ? 8080 : portFlag('--port', values.port),
+    ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
     hub: hubFlags(values),
     runs,
     runMaxEvents: num('--run-max-events', values['run-max-events']) ?? 10_000,

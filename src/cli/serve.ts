@@ -3,12 +3,15 @@
  * the stores, signals, listen and the banner. The app it serves is
  * serve-app.ts (hub + runs + chat + static), routed by router.ts.
  */
+import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
 import { memoryStore } from '../hub/memory-store.js'
-import { EXIT_STATUS } from './args.js'
+import { EXIT_STATUS, UsageError, unreadable } from './args.js'
 import { HUB_HELP, createServeHub } from './hub-options.js'
-import { createServeApp, listen, shutdown } from './serve-app.js'
-import { parseServeFlags } from './serve-flags.js'
+import { createServeApp, listen, listenTls, type ServeApp, shutdown } from './serve-app.js'
+import { parseServeFlags, type ServeFlags } from './serve-flags.js'
+import type { TlsOptions } from './secure.js'
 
 export {
   CHAT_TOPIC,
@@ -16,6 +19,7 @@ export {
   defaultRunMemory,
   createServeApp,
   listen,
+  listenTls,
   shutdown,
   type Route,
   type RouteContext,
@@ -34,6 +38,8 @@ Routes: GET / (the demo page), POST /chat (SSE; ?format=envelope, ?mode=chars&de
 Options:
   --host H               address to listen on (default 127.0.0.1)
   --port P               port (default 8080; 0 picks a free one)
+  --tls-cert FILE        serve HTTPS with HTTP/2 (and HTTP/1.1): the certificate chain, PEM
+  --tls-key FILE         its private key, PEM (both or neither; see docs/cli.md for a local one)
   -h, --help             this help
 
 Runs (each POST /chat answer is a run: GET /chat/:runId resumes it, DELETE stops it):
@@ -56,6 +62,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     return 0
   }
   const { host, port, hub: hubFlags, runs: runFlags, runMaxEvents } = flags
+  const tls = flags.tls && readTls(flags.tls)
   const { hub, banner } = await createServeHub(hubFlags)
   // Runs get their own store (same backend), bounded per run by --run-max-events, not --history.
   const runStore = hubFlags.redis
@@ -68,7 +75,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     hub,
     runs: { ...runFlags, maxEvents: runMaxEvents, store: runStore },
   })
-  let server: Server | undefined
+  let server: Server | Http2SecureServer | undefined
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
@@ -89,7 +96,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   process.once('SIGINT', onInt)
   process.once('SIGTERM', onTerm)
   try {
-    server = await listen(app, host, port)
+    server = await listenOn(app, host, port, tls)
   } catch (err) {
     process.off('SIGINT', onInt)
     process.off('SIGTERM', onTerm)
@@ -101,11 +108,20 @@ export async function main(argv: string[]): Promise<number | undefined> {
       )
       return 1
     }
+    if (tls && typeof code === 'string' && code.startsWith('ERR_OSSL')) {
+      process.stderr.write(
+        `sluice serve: --tls-cert/--tls-key: not a usable PEM certificate and key (${(err as Error).message}).\n`,
+      )
+      return 1
+    }
     throw err
   }
   const addr = server.address()
   const actualPort = typeof addr === 'object' && addr ? addr.port : port
-  process.stdout.write(`sluice serve: listening on http://${host}:${actualPort}\n`)
+  const scheme = tls ? 'https' : 'http'
+  process.stdout.write(
+    `sluice serve: listening on ${scheme}://${host}:${actualPort}${tls ? ' (HTTP/2 and HTTP/1.1)' : ''}\n`,
+  )
   for (const line of banner) process.stdout.write(`sluice serve: ${line}\n`)
   if (!hubFlags.jwtSecret && !hubFlags.jwtPublicKey && !/^(127\.|::1$|localhost$)/.test(host)) {
     process.stdout.write(
@@ -113,4 +129,25 @@ export async function main(argv: string[]): Promise<number | undefined> {
     )
   }
   return undefined
+}
+
+function listenOn(
+  app: ServeApp,
+  host: string,
+  port: number,
+  tls: TlsOptions | undefined,
+): Promise<Server | Http2SecureServer> {
+  return tls ? listenTls(app, host, port, tls) : listen(app, host, port)
+}
+
+/** The PEM files of --tls-cert/--tls-key; a file that cannot be read is a usage error. */
+function readTls(files: NonNullable<ServeFlags['tls']>): TlsOptions {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file)
+    } catch (err) {
+      throw new UsageError(`cannot read the ${flag} file '${file}': ${unreadable(err)}.`)
+    }
+  }
+  return { cert: read('--tls-cert', files.cert), key: read('--tls-key', files.key) }
 }

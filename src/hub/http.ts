@@ -269,7 +269,8 @@ function nodeRequest(req: IncomingMessage): HubRequest {
     method: req.method ?? 'GET',
     url: new URL(req.url ?? '/', 'http://localhost'),
     header(name) {
-      const v = req.headers[name]
+      // HTTP/2 names the host :authority (node:http2's compatibility request has no host header).
+      const v = req.headers[name] ?? (name === 'host' ? req.headers[':authority'] : undefined)
       return Array.isArray(v) ? (v[0] ?? null) : (v ?? null)
     },
     text: (limit) => readBody(req, limit),

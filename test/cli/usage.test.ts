@@ -150,6 +150,19 @@ describe('sluice, the command', { timeout: 120_000 }, () => {
   })
 
   // Before: `--jwt-secret "$UNSET"` started an open hub.
+  it('serve --tls-cert and --tls-key: both or neither, and a missing file is named', async () => {
+    const alone = await sluice(['serve', '--port', '0', '--tls-cert', '/missing.pem'])
+    expect(alone.code).toBe(2)
+    expect(alone.stderr).toMatch(/^sluice serve: --tls-cert and --tls-key go together/)
+    const missing = await sluice([
+      ...['serve', '--port', '0', '--tls-cert', '/missing.pem', '--tls-key', '/missing.key'],
+    ])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(
+      /^sluice serve: cannot read the --tls-cert file '\/missing\.pem': no such file/,
+    )
+  })
+
   it('serve --jwt-secret with an empty value (an unset variable) is refused', async () => {
     const r = await sluice(['serve', '--port', '0', '--jwt-secret', '', '--anonymous'])
     expect(r.code).toBe(2)

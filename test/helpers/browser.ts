@@ -28,17 +28,20 @@ export interface Browser {
 export interface LaunchOptions {
   colorScheme?: 'light' | 'dark'
   viewport?: { width: number; height: number }
+  /** Flags beyond CHROMIUM_ARGS (e.g. `--ignore-certificate-errors` for a test's own certificate). */
+  args?: string[]
 }
 
 /** Chromium with a fresh profile; a missing chromium fails with its install command. */
 export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> {
   const executablePath = requireBinary('chromium')
   const dir = await mkdtemp(join(tmpdir(), 'sluice-chromium-'))
+  const { args = [], ...rest } = opts
   const context = await chromium.launchPersistentContext(dir, {
     executablePath,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...args],
     headless: true,
-    ...opts,
+    ...rest,
   })
   return {
     context,
