@@ -59,7 +59,8 @@ export const ERROR_CODES = {
   RUN_LIMIT: { status: 503, meaning: 'the node already produces maxActive runs' },
   RUN_BUDGET: {
     status: 503,
-    meaning: 'the runs of this node hold their memoryBudget (a new run refused, or a running one ended)',
+    meaning:
+      'the runs of this node hold their memoryBudget (a new run refused, or a running one ended)',
   },
   RUN_EXISTS: { status: 409, meaning: 'a run with that id exists already' },
   RUN_TRUNCATED: { meaning: 'a resumed run lost events older than what is kept' },
