@@ -271,15 +271,16 @@ export interface ChatRouteOptions {
 /** The `POST /chat` handler. Bad requests throw `SluiceError`s with an HTTP status for the router to answer. */
 export function chatHandler(
   options: ChatRouteOptions,
-): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> {
+): (req: IncomingMessage, res: ServerResponse, url: URL, owner?: string) => Promise<void> {
   const stats = options.stats ?? createChatStats()
-  return async (req, res, url) => {
+  return async (req, res, url, owner) => {
     const params = await readChatRequest(req, url)
     const chatOptions = chatStreamOptions(params)
     await options.runs.run(req, res, chatRunProducer(params, stats), {
       format: chatRunFormat(url),
       formatError: chatRunError,
       resumeUrl: (runId) => `/chat/${runId}`,
+      owner,
       stopOnDisconnect: params.stopOnDisconnect ?? defaultStopOnDisconnect(params.format),
       openStream: (rq, rs, o) =>
         options.openStream(rq, rs, {

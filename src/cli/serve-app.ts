@@ -17,7 +17,7 @@ import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { discardBody } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
 import { corsHeaders, preflight } from '../hub/cors.js'
-import { authorizePublish } from '../hub/guard.js'
+import { authorizePublish, requestSubject } from '../hub/guard.js'
 import { createHub, type Hub } from '../hub/hub.js'
 import { hubRoutes } from '../hub/http.js'
 import { exposition } from '../hub/metrics.js'
@@ -202,6 +202,9 @@ function chatRoutes(hub: Hub, runs: Runs, stats: ChatStats, openStream: OpenStre
       }
       return handler(req, res, ctx)
     }
+  // With a key, only a run's owner may resume or stop it (null: a request without a subject).
+  const subjectOf = async (req: IncomingMessage): Promise<string | null | undefined> =>
+    (await hub.authorizer).enabled ? ((await requestSubject(hub, req)) ?? null) : undefined
   const chatPreflight =
     (methods: string): RouteHandler =>
     (req, res) => {
@@ -216,22 +219,28 @@ function chatRoutes(hub: Hub, runs: Runs, stats: ChatStats, openStream: OpenStre
       handler: withCors(async (req, res, ctx) => {
         // A run costs the node what a publisher costs it: /publish's rules (docs/security.md).
         // Its 401 carries WWW-Authenticate, as every error answer's (errorAnswer).
-        await authorizePublish(hub, req, CHAT_TOPIC)
-        return postChat(req, res, ctx.url)
+        // With a key, the run is bound to the token's subject (docs/security.md).
+        const owner = await authorizePublish(hub, req, CHAT_TOPIC)
+        return postChat(req, res, ctx.url, owner)
       }),
     },
     { method: 'OPTIONS', path: '/chat', handler: chatPreflight('POST, OPTIONS') },
     {
       method: 'GET',
       path: '/chat/:runId',
-      handler: withCors((req, res, ctx) =>
-        runs.resume(req, res, ctx.params.runId, runOptions(ctx.url)),
+      handler: withCors(async (req, res, ctx) =>
+        runs.resume(req, res, ctx.params.runId, {
+          ...runOptions(ctx.url),
+          subject: await subjectOf(req),
+        }),
       ),
     },
     {
       method: 'DELETE',
       path: '/chat/:runId',
-      handler: withCors((req, res, ctx) => runs.stopRun(req, res, ctx.params.runId)),
+      handler: withCors(async (req, res, ctx) =>
+        runs.stopRun(req, res, ctx.params.runId, { subject: await subjectOf(req) }),
+      ),
     },
     { method: 'OPTIONS', path: '/chat/:runId', handler: chatPreflight('GET, DELETE, OPTIONS') },
   ]

@@ -50,6 +50,11 @@ export interface Authorizer {
     topics: readonly string[],
     from: TokenSource,
   ): Promise<void>
+  /**
+   * The `sub` claim of the request's token, verified (401 for a bad one);
+   * undefined without a token, a `sub`, or a key (an open hub).
+   */
+  subject(from: TokenSource): Promise<string | undefined>
 }
 
 /**
@@ -191,12 +196,26 @@ async function resolveKey(
   )
 }
 
+/** The topic patterns a token's claim grants for an action. */
+function selectors(
+  payload: JWTPayload,
+  claimName: string,
+  action: 'publish' | 'subscribe',
+): string[] {
+  const claim = payload[claimName] as Record<string, unknown> | undefined
+  const list = claim && typeof claim === 'object' ? claim[action] : undefined
+  return Array.isArray(list) ? list.filter((s): s is string => typeof s === 'string') : []
+}
+
 /** The hub's checker: open (everyone may do anything) without `options`, JWT rules with them. */
 export async function createAuthorizer(options?: HubAuthOptions): Promise<Authorizer> {
   if (!options) {
     return {
       enabled: false,
       async check() {},
+      async subject() {
+        return undefined
+      },
     }
   }
   const o = options
@@ -230,18 +249,17 @@ export async function createAuthorizer(options?: HubAuthOptions): Promise<Author
     }
   }
 
-  function selectors(payload: JWTPayload, action: 'publish' | 'subscribe'): string[] {
-    const claim = payload[claimName] as Record<string, unknown> | undefined
-    const list = claim && typeof claim === 'object' ? claim[action] : undefined
-    return Array.isArray(list) ? list.filter((s): s is string => typeof s === 'string') : []
-  }
-
   return {
     enabled: true,
+    async subject(from) {
+      const token = findToken(from, cookieName)
+      const sub = token ? (await verify(token)).sub : undefined
+      return typeof sub === 'string' && sub !== '' ? sub : undefined
+    },
     async check(action, topics, from) {
       const token = findToken(from, cookieName)
       const payload = token ? await verify(token) : null
-      const granted = payload ? selectors(payload, action) : []
+      const granted = payload ? selectors(payload, claimName, action) : []
       for (const topic of topics) {
         if (granted.some((s) => matchTopic(s, topic))) continue
         if (

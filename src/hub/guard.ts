@@ -107,10 +107,30 @@ export async function authorizePublish(
   hub: GuardedHub,
   req: IncomingMessage,
   topic: string,
-): Promise<void> {
+): Promise<string | undefined> {
   try {
     const from = publishGuard(hub, guardRequest(req))
-    await (await hub.authorizer).check('publish', [topic], from)
+    const authorizer = await hub.authorizer
+    await authorizer.check('publish', [topic], from)
+    // The caller may bind what it starts to who asked (sluice serve's runs).
+    return await authorizer.subject(from)
+  } catch (err) {
+    if (err instanceof SluiceError) hub.metrics.refuse(REFUSED[err.code] ?? err.code.toLowerCase())
+    throw err
+  }
+}
+
+/**
+ * The verified `sub` of a request's token, from wherever the token may come
+ * (401 for a bad token; undefined without one or on an open hub). Used to let
+ * only a run's owner resume or stop it.
+ */
+export async function requestSubject(
+  hub: GuardedHub,
+  req: IncomingMessage,
+): Promise<string | undefined> {
+  try {
+    return await (await hub.authorizer).subject(tokenSource(hub, guardRequest(req)))
   } catch (err) {
     if (err instanceof SluiceError) hub.metrics.refuse(REFUSED[err.code] ?? err.code.toLowerCase())
     throw err

@@ -63,6 +63,7 @@ export const ERROR_CODES = {
       'the runs of this node hold their memoryBudget (a new run refused, or a running one ended)',
   },
   RUN_EXISTS: { status: 409, meaning: 'a run with that id exists already' },
+  RUN_FORBIDDEN: { status: 403, meaning: 'the run belongs to another token subject' },
   RUN_TRUNCATED: { meaning: 'a resumed run lost events older than what is kept' },
   RUN_FAILED: { meaning: 'the run’s producer threw (event: error)' },
   RUN_STOPPED: { meaning: 'the run was stopped, lost or shut down (abort reason)' },

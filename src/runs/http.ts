@@ -32,8 +32,8 @@ export const RUN_ID_HEADER = 'Sluice-Run-Id'
 export interface RunsCore {
   readonly options: Readonly<RunsOptions>
   readonly metrics: RunMetrics
-  open(runId: string, lastEventId: string): Promise<OpenedRun>
-  stop(runId: string): Promise<StopResult>
+  open(runId: string, lastEventId: string, subject?: string | null): Promise<OpenedRun>
+  stop(runId: string, subject?: string | null): Promise<StopResult>
   /** Start a run for a request to `path` (its resume URL defaults to `<path>/<runId>`). */
   startFor(producer: RunProducer, options: RunOptions, path: string): Promise<StartedRun>
   /** Count a follower of a run on this node (its stream's buffer counts in the budget). Returns the release. */
@@ -92,8 +92,8 @@ export function runNode(
 }
 
 /** `DELETE` on a resume URL (Web): 200 `{"runId","reason","stopped"}`, or 404. */
-export function stopWeb(core: RunsCore, runId: string): Promise<Response> {
-  return core.stop(runId).then(
+export function stopWeb(core: RunsCore, runId: string, subject?: string | null): Promise<Response> {
+  return core.stop(runId, subject).then(
     (r) =>
       new Response(JSON.stringify(r), {
         status: 200,
@@ -109,9 +109,10 @@ export function stopNode(
   req: IncomingMessage,
   res: ServerResponse,
   runId: string,
+  subject?: string | null,
 ): Promise<void> {
   discardBody(req, res)
-  return core.stop(runId).then(
+  return core.stop(runId, subject).then(
     (r) => {
       const body = JSON.stringify(r)
       res.writeHead(200, {
@@ -157,7 +158,7 @@ export async function resumeNode(
   try {
     const lastEventId =
       options.lastEventId ?? readLastEventId(req.headers['last-event-id'], req.url ?? '')
-    opened = await core.open(runId, lastEventId)
+    opened = await core.open(runId, lastEventId, options.subject)
   } catch (err) {
     return nodeError(req, res, err)
   }
@@ -188,7 +189,7 @@ export async function resumeWeb(
   try {
     const lastEventId =
       options.lastEventId ?? readLastEventId(request.headers.get('last-event-id'), request.url)
-    opened = await core.open(runId, lastEventId)
+    opened = await core.open(runId, lastEventId, options.subject)
   } catch (err) {
     return webError(err)
   }

@@ -14,6 +14,7 @@ export type {
   RunsOptions,
   RunOptions,
   FollowOptions,
+  StopOptions,
   RunProducer,
   RunEmitter,
   RunMessage,

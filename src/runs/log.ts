@@ -57,12 +57,64 @@ export function runTopic(runId: string): string {
   return RUN_TOPIC_PREFIX + runId
 }
 
+/** A run id: 128 random bits (Web Crypto) as 32 hex characters. It is the run's capability: whoever has it may follow and stop the run, unless the run has an owner. */
 export function newRunId(): string {
   const bytes = new Uint8Array(16)
   globalThis.crypto.getRandomValues(bytes)
   let s = ''
-  for (const b of bytes) s += (b % 36).toString(36)
-  return s + Date.now().toString(36).slice(-4)
+  for (const b of bytes) s += b.toString(16).padStart(2, '0')
+  return s
+}
+
+/** An owned run's id: `<32 hex>-<22 base64url>`, the second part a hash of the first and the owner. */
+const OWNED_ID = /^([0-9a-f]{32})-([A-Za-z0-9_-]{22})$/
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/** The first 22 base64url characters (132 bits) of SHA-256(random, owner). */
+async function ownerTag(random: string, owner: string): Promise<string> {
+  const data = new TextEncoder().encode(`${random}\n${owner}`)
+  const h = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', data))
+  let s = ''
+  for (let i = 0; i + 2 < 24; i += 3) {
+    const n = (h[i] << 16) | (h[i + 1] << 8) | h[i + 2]
+    s += B64URL[(n >> 18) & 63] + B64URL[(n >> 12) & 63] + B64URL[(n >> 6) & 63] + B64URL[n & 63]
+  }
+  return s.slice(0, 22)
+}
+
+/**
+ * A run id bound to its owner (a token's subject): the id itself says who
+ * owns the run, on every node, with nothing stored. Someone with another
+ * subject cannot follow it with this id, and cannot make an id of their own
+ * name that names this run.
+ */
+export async function ownedRunId(owner: string): Promise<string> {
+  const random = newRunId()
+  return `${random}-${await ownerTag(random, owner)}`
+}
+
+/**
+ * May `subject` follow or stop this run? Any subject may, for a run without
+ * an owner (its id is the capability). For an owned one: no subject (null)
+ * is UNAUTHORIZED, another one RUN_FORBIDDEN. `undefined`: no check (the app
+ * does its own).
+ */
+export async function checkOwner(runId: string, subject: string | null | undefined): Promise<void> {
+  if (subject === undefined) return
+  const owned = OWNED_ID.exec(runId)
+  if (!owned) return
+  if (subject === null) {
+    throw new SluiceError(
+      'UNAUTHORIZED',
+      'This run belongs to a user: send their token to follow or stop it.',
+    )
+  }
+  if ((await ownerTag(owned[1], subject)) !== owned[2]) {
+    throw new SluiceError(
+      'RUN_FORBIDDEN',
+      "This run belongs to another user (the token's subject is not its owner).",
+    )
+  }
 }
 
 export function checkRunId(runId: unknown): string {

@@ -34,6 +34,8 @@ import {
   doneReason,
   isTerminal,
   newRunId,
+  checkOwner,
+  ownedRunId,
   noop,
   RUN_EVENT,
   runTopic,
@@ -43,6 +45,7 @@ import { Presence } from './presence.js'
 import { defaultFormatError, drive, LocalRun, type ProducerHost } from './producer.js'
 import type {
   FollowOptions,
+  StopOptions,
   OpenedRun,
   RunOptions,
   RunProducer,
@@ -132,8 +135,8 @@ export class Runs {
     this.core = {
       options,
       metrics: this.metrics,
-      open: (runId, lastEventId) => this.openRaw(runId, lastEventId),
-      stop: (runId) => this.stop(runId),
+      open: (runId, lastEventId, subject) => this.openRaw(runId, lastEventId, subject),
+      stop: (runId, subject) => this.stop(runId, subject),
       startFor: (producer, o, path) => this.startFor(producer, o, path),
       follow: (runId, stream) => this.presence.follow(runId, stream),
     }
@@ -176,7 +179,12 @@ export class Runs {
       )
     }
     this.checkRoom()
-    const runId = options.id === undefined ? newRunId() : checkRunId(options.id)
+    const runId =
+      options.id !== undefined
+        ? checkRunId(options.id)
+        : options.owner !== undefined
+          ? await ownedRunId(options.owner)
+          : newRunId()
     // A random id never collides; a chosen one may.
     if (
       this.local.has(runId) ||
@@ -211,8 +219,9 @@ export class Runs {
    * (unless it has ended already) and aborts the producer's signal (at once
    * here, through the store's live feed on another node).
    */
-  async stop(runId: string): Promise<StopResult> {
+  async stop(runId: string, subject?: string | null): Promise<StopResult> {
     checkRunId(runId)
+    await checkOwner(runId, subject)
     const local = this.local.get(runId)
     if (local && !local.finished) {
       await local.finish('stopped')
@@ -240,8 +249,8 @@ export class Runs {
    * up to and including the terminal one. Throws RUN_NOT_FOUND (404), or
    * BAD_REQUEST (400) for an id that is not from this run's store.
    */
-  async open(runId: string, lastEventId = ''): Promise<OpenedRun> {
-    const opened = await this.openRaw(runId, lastEventId)
+  async open(runId: string, lastEventId = '', subject?: string | null): Promise<OpenedRun> {
+    const opened = await this.openRaw(runId, lastEventId, subject)
     // Counted as a follower from `start()` to `close()` (abandonAfter, stopOnDisconnect).
     let release: ((disconnected: boolean) => void) | undefined
     return {
@@ -258,9 +267,14 @@ export class Runs {
   }
 
   /** A follower not counted by presence (HTTP counts its own, with its stream). */
-  private async openRaw(runId: string, lastEventId: string): Promise<OpenedRun> {
+  private async openRaw(
+    runId: string,
+    lastEventId: string,
+    subject?: string | null,
+  ): Promise<OpenedRun> {
     if (this.closed) throw new SluiceError('STREAM_CLOSED', 'The runs manager is closed.')
     checkRunId(runId)
+    await checkOwner(runId, subject)
     return openFollower(this.followerHost, runId, lastEventId)
   }
 
@@ -344,15 +358,21 @@ export class Runs {
   }
 
   /** Stop a run: `DELETE` on its resume URL. 200 `{"runId","reason","stopped"}`, or 404. */
-  stopRun(request: Request, runId: string): Promise<Response>
-  stopRun(req: IncomingMessage, res: ServerResponse, runId: string): Promise<void>
+  stopRun(request: Request, runId: string, options?: StopOptions): Promise<Response>
+  stopRun(
+    req: IncomingMessage,
+    res: ServerResponse,
+    runId: string,
+    options?: StopOptions,
+  ): Promise<void>
   stopRun(
     a: Request | IncomingMessage,
     b: ServerResponse | string,
-    c?: string,
+    c?: string | StopOptions,
+    d?: StopOptions,
   ): Promise<Response | void> {
-    if (isWebRequest(a)) return stopWeb(this.core, b as string)
-    return stopNode(this.core, a, b as ServerResponse, c as string)
+    if (isWebRequest(a)) return stopWeb(this.core, b as string, (c as StopOptions)?.subject)
+    return stopNode(this.core, a, b as ServerResponse, c as string, d?.subject)
   }
 
   /** Stop producing: local runs end with `done` `{"reason":"lost"}` (the node is going away); followers are released. */

@@ -75,8 +75,17 @@ export interface RunsOptions {
 }
 
 export interface RunOptions {
-  /** The run's id (1-128 of `A-Za-z0-9_-`). Default: 20 random base-36 characters. */
+  /**
+   * The run's id (1-128 of `A-Za-z0-9_-`). Default: 128 random bits as 32
+   * hex characters (with an `owner`, followed by `-` and a hash binding it).
+   */
   id?: string
+  /**
+   * Who owns the run (a token's subject): only they may follow or stop it
+   * where the follower's or stopper's `subject` is checked. Bound into the
+   * generated id, so every node can check it with nothing stored. Not with `id`.
+   */
+  owner?: string
   /**
    * Where the run is resumed and stopped. A function gets the id. Default:
    * the starting request's path + `/<runId>` (POST /chat -> /chat/<runId>).
@@ -103,6 +112,11 @@ export interface RunOptions {
   openStream?: NodeStreamOpener
 }
 
+export interface StopOptions {
+  /** The requester's verified subject, checked against the run's `owner` (as `FollowOptions.subject`). */
+  subject?: string | null
+}
+
 export interface FollowOptions {
   /** Resume after this id ('' replays the whole run). Default: the request's `Last-Event-ID` header or `?lastEventId=`. */
   lastEventId?: string
@@ -110,6 +124,12 @@ export interface FollowOptions {
   headers?: Record<string, string>
   /** The resume URL to name in the response header (default: the request's path). */
   resumeUrl?: string
+  /**
+   * The requester's verified subject, to check against the run's `owner`
+   * (null: the request has none; undefined: no check). A run without an
+   * owner may be followed by anyone with its id.
+   */
+  subject?: string | null
   openStream?: NodeStreamOpener
 }
 

@@ -425,3 +425,67 @@ describe('row 10: an id past the end of a live run', () => {
     expect(again.status).toBe(204)
   })
 })
+
+describe('row 7: access to runs', () => {
+  const OWNED = /^[0-9a-f]{32}-[A-Za-z0-9_-]{22}$/
+
+  it('an open server: a run id is 128 random bits (32 hex), and is all it takes to follow the run', async () => {
+    running = await serveApp({ runs: { abandonAfter: 60_000 } })
+    const ids = new Set<string>()
+    for (let i = 0; i < 3; i++) {
+      const { res, abort } = await startChat(running.url, 'tokens=3&delay=0')
+      ids.add(res.headers.get('sluice-run-id')!)
+      await res.text()
+      abort()
+    }
+    expect(ids.size).toBe(3)
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/)
+    const [id] = ids
+    const again = await fetch(`${running.url}/chat/${id}`)
+    expect(again.status).toBe(200)
+    expect((await readEvents(again)).at(-1)?.event).toBe('done')
+  })
+
+  it("with a key: a run is bound to its token's subject; only that subject may resume or stop it", async () => {
+    running = await serveApp({
+      hub: createHub({ auth: { secret: SECRET } }),
+      runs: { abandonAfter: 60_000 },
+    })
+    const base = running.url
+    const alice = await token({ sub: 'alice', sluice: { publish: ['chat'] } })
+    const bob = await token({ sub: 'bob', sluice: { publish: ['chat'] } })
+    const started = await fetch(`${base}/chat?tokens=200&delay=20`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}` },
+      body: '{"message":"mine"}',
+    })
+    expect(started.status).toBe(200)
+    const runId = started.headers.get('sluice-run-id')!
+    expect(runId).toMatch(OWNED)
+    const url = `${base}${started.headers.get('sluice-resume-url')}`
+    const as = (t?: string, method = 'GET') =>
+      fetch(url, { method, headers: t ? { authorization: `Bearer ${t}` } : {} })
+
+    const anonymous = await as()
+    expect(anonymous.status).toBe(401)
+    expect((await anonymous.json()).error).toBe('UNAUTHORIZED')
+    for (const method of ['GET', 'DELETE']) {
+      const other = await as(bob, method)
+      expect(other.status).toBe(403)
+      expect((await other.json()).error).toBe('RUN_FORBIDDEN')
+    }
+    // A subject whose tag was computed for another run's random part does not name this run.
+    const forged = await fetch(`${base}/chat/${runId.slice(0, 32)}`, {
+      headers: { authorization: `Bearer ${bob}` },
+    })
+    expect(forged.status).toBe(404)
+    const mine = await as(alice)
+    expect(mine.status).toBe(200)
+    const some = await readEvents(mine, (_e, all) => all.length >= 3)
+    expect(some.length).toBe(3)
+    const stopped = await as(alice, 'DELETE')
+    expect(stopped.status).toBe(200)
+    expect((await stopped.json()).reason).toBe('stopped')
+    await started.body?.cancel()
+  })
+})
