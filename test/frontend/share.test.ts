@@ -2,8 +2,8 @@
  * Issue 19: the demo page's live feed opens its stream with `share`, so ten
  * tabs of one Chromium over HTTP/1.1 (six connections per origin) all load
  * and all stream, on one connection to the server. The leader tab closing
- * mid-stream loses no event in the others (they resume from the last id any
- * tab saw); a follower unsubscribing does not close the leader's stream.
+ * or reloading mid-stream loses no event in the others (they resume from the
+ * last id any tab saw); a follower unsubscribing does not close the leader's stream.
  */
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -121,6 +121,35 @@ describeExternal(['chromium'], 'the demo page in ten tabs, sharing one stream', 
     expect((await connections(served)).total).toBe(2)
   })
 
+  it('loses no event when the leader tab reloads mid-stream, and the reloaded tab follows again', async () => {
+    const leader = pages[0]! // next in the lock's queue after the first leader: it leads now
+    const others = pages.slice(1)
+    const before = await Promise.all(others.map(async (p) => (await seen(p)).length))
+    const N = 40
+    for (let i = 1; i <= N; i++) {
+      await publish(served, `r${i}`)
+      if (i === 15) await leader.reload({ waitUntil: 'commit' })
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const want = Array.from({ length: N }, (_, i) => `r${i + 1}`)
+    for (const [k, page] of others.entries()) {
+      await until(
+        async () => (await seen(page)).some((e) => e.data === `r${N}`),
+        15_000,
+        'the last event in every other tab',
+      )
+      expect((await seen(page)).slice(before[k]).map((e) => e.data)).toEqual(want)
+    }
+    await until(async () => (await feedStatus(leader)) === 'open', 10_000, 'the reloaded feed')
+    await publish(served, 'after the reload')
+    await until(
+      async () => (await seen(leader)).some((e) => e.data === 'after the reload'),
+      10_000,
+      'the reloaded tab to follow',
+    )
+    expect(await connections(served)).toEqual({ open: 1, total: 3 })
+  })
+
   it("a follower's close does not close the leader's stream", async () => {
     const follower = pages[pages.length - 1]
     await follower.getByRole('button', { name: 'Unsubscribe from demo' }).click()
@@ -132,7 +161,7 @@ describeExternal(['chromium'], 'the demo page in ten tabs, sharing one stream', 
         10_000,
         'the message in the other tabs',
       )
-    expect(await connections(served)).toEqual({ open: 1, total: 2 })
+    expect(await connections(served)).toEqual({ open: 1, total: 3 })
     expect((await seen(follower)).some((e) => e.data === 'after the follower left')).toBe(false)
     for (const page of pages) await page.close()
   })
