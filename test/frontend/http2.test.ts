@@ -5,33 +5,16 @@
  * shared feed, all load and all stream. The certificate is made here with
  * openssl; Chromium is told to accept it.
  */
-import { execFileSync } from 'node:child_process'
-import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { describeExternal, requireBinary } from '../helpers/external.js'
+import { describeExternal } from '../helpers/external.js'
 import { launchBrowser } from '../helpers/browser.js'
 import { type SluiceProcess, startSluice } from '../helpers/serve.js'
+import { makeCertificate } from '../helpers/tls.js'
 import { buildApp, tempDir } from './app-build.js'
 import { type Browser, until } from './support.js'
 
 const TABS = 10
-
-/** A self-signed certificate for localhost and 127.0.0.1, valid for a day. */
-function makeCertificate(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem')
-  const key = join(dir, 'key.pem')
-  execFileSync(
-    requireBinary('openssl'),
-    [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'],
-      ...['-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
-      ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    ],
-    { stdio: 'ignore' },
-  )
-  return { cert, key }
-}
 
 /** A native EventSource on topic h2 in the page: `window.h2Seen` collects its data. */
 const openStream = (page: Page) =>
