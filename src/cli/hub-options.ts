@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { type FlagSpecs, type FlagValues, UsageError, intFlag, unreadable } from './args.js'
 import type { HubAuthOptions } from '../hub/auth.js'
 import { createHub, type Hub } from '../hub/hub.js'
-import { memoryStore } from '../hub/memory-store.js'
+import { DEFAULT_MAX_TOPICS, memoryStore } from '../hub/memory-store.js'
 import type { Store } from '../hub/store.js'
 
 export interface HubFlags {
@@ -20,12 +20,15 @@ export interface HubFlags {
   privateTopics?: string[]
   corsOrigins?: string[]
   maxBuffer?: number
+  maxTopics?: number
 }
 
 export const HUB_HELP = `Hub (GET /events?topic=a&topic=b, POST /publish, GET /metrics):
   --redis URL            share topics with other nodes on Redis Streams (default: in memory)
   --history N            events kept per topic for Last-Event-ID replay (default 1000)
   --history-age MS       drop history older than this (default: no age limit)
+  --max-topics N         topics kept in memory (default 100000); past it the least recently
+                         published unwatched topics are dropped, history and all
   --jwt-secret S         require HS256 JWTs (publishing and POST /chat always; subscribing unless --anonymous)
   --jwt-public-key FILE  require RS256/ES256 JWTs verified with this PEM public key
   --anonymous            with a key: allow subscribing to public topics without a token
@@ -40,6 +43,7 @@ export const HUB_FLAGS = {
   redis: { type: 'string' },
   history: { type: 'string' },
   'history-age': { type: 'string' },
+  'max-topics': { type: 'string' },
   'jwt-secret': { type: 'string' },
   'jwt-public-key': { type: 'string' },
   anonymous: { type: 'boolean' },
@@ -55,6 +59,7 @@ export function hubFlags(values: FlagValues<typeof HUB_FLAGS>): HubFlags {
   if (v.redis !== undefined) flags.redis = v.redis
   if (v.history !== undefined) flags.history = intFlag('--history', v.history)
   if (v['history-age'] !== undefined) flags.historyAge = intFlag('--history-age', v['history-age'])
+  if (v['max-topics'] !== undefined) flags.maxTopics = intFlag('--max-topics', v['max-topics'])
   if (v['max-buffer'] !== undefined) flags.maxBuffer = intFlag('--max-buffer', v['max-buffer'])
   for (const flag of ['jwt-secret', 'jwt-public-key'] as const) {
     // `--jwt-secret "$JWT_SECRET"` with the variable unset: refuse, never run open.
@@ -80,8 +85,10 @@ export async function createServeHub(flags: HubFlags): Promise<{ hub: Hub; banne
       `hub: topics on Redis ${redactUrl(flags.redis)}, history ${history.maxLength} per topic`,
     )
   } else {
-    store = memoryStore(history)
-    banner.push(`hub: topics in memory, history ${history.maxLength} per topic`)
+    store = memoryStore({ ...history, maxTopics: flags.maxTopics })
+    banner.push(
+      `hub: topics in memory (at most ${flags.maxTopics ?? DEFAULT_MAX_TOPICS}), history ${history.maxLength} per topic`,
+    )
   }
   let auth: HubAuthOptions | undefined
   if (flags.jwtSecret !== undefined && flags.jwtPublicKey !== undefined) {

@@ -28,7 +28,17 @@ import {
 } from './store.js'
 import { TopicLog } from './topic-log.js'
 
+/** Topics the memory store keeps by default (each at least ~420 bytes, plus its history). */
+export const DEFAULT_MAX_TOPICS = 100_000
+
 export interface MemoryStoreOptions extends HistoryLimits {
+  /**
+   * Topics kept (default 100,000). Past it, a new topic evicts the tenth of
+   * the topics nobody watches that were appended to least recently, history
+   * and all; a resume from before an eviction gets a `truncated` loss notice.
+   * Watched topics are never evicted (their number is bounded by connections).
+   */
+  maxTopics?: number
   /** Fix the epoch (tests); default random. */
   epoch?: string
   /** Clock, for tests of age limits. */
@@ -59,6 +69,9 @@ class MemoryStore implements Store {
   private readonly maxAge: number
   private readonly now: () => number
   private readonly epochId: string
+  private readonly maxTopics: number
+  /** The highest seq of any evicted topic: a read from before it may have lost events. */
+  private evictedSeq = 0
   private readonly logs = new Map<string, TopicLog>()
   private readonly watchers = new Map<string, Watchers>()
   private readonly pacer = new LivePacer(this.watchers)
@@ -71,6 +84,12 @@ class MemoryStore implements Store {
     if (!Number.isInteger(this.maxLength) || this.maxLength < 1) {
       throw new SluiceError('INVALID_ARGUMENT', '`maxLength` must be a positive integer.', {
         maxLength: this.maxLength,
+      })
+    }
+    this.maxTopics = options.maxTopics ?? DEFAULT_MAX_TOPICS
+    if (!Number.isInteger(this.maxTopics) || this.maxTopics < 1) {
+      throw new SluiceError('INVALID_ARGUMENT', '`maxTopics` must be a positive integer.', {
+        maxTopics: this.maxTopics,
       })
     }
     this.now = options.now ?? Date.now
@@ -89,11 +108,13 @@ class MemoryStore implements Store {
     this.check()
     let log = this.logs.get(topic)
     if (!log) {
+      if (this.logs.size >= this.maxTopics) this.evict()
       log = new TopicLog()
       this.logs.set(topic, log)
     }
     const t = this.now()
     const seq = ++this.seq
+    log.touched = seq
     const epoch = this.epochId
     const id = formatId(epoch, seq)
     const event: StoredEvent =
@@ -115,7 +136,11 @@ class MemoryStore implements Store {
     let sources = 0
     for (const topic of new Set(topics)) {
       const log = this.logs.get(topic)
-      if (!log) continue
+      if (!log) {
+        // Maybe evicted after the reader's position: say events may be lost.
+        if (afterSeq < this.evictedSeq) truncated = true
+        continue
+      }
       log.trim(this.maxLength, this.maxAge, t)
       if (log.trimmedSeq > afterSeq) truncated = true
       const { entries } = log
@@ -172,6 +197,26 @@ class MemoryStore implements Store {
     this.logs.clear()
     this.watchers.clear()
     this.pacer.close()
+  }
+
+  /**
+   * Make room for a new topic (issue 17 row 14: every topic ever used was
+   * kept): drop the tenth of the unwatched topics appended to least recently.
+   * One scan and sort per tenth: O(log n) per new topic, amortised.
+   */
+  private evict(): void {
+    const idle: Array<[number, string]> = []
+    for (const [topic, log] of this.logs)
+      if (!this.watchers.has(topic)) idle.push([log.touched, topic])
+    idle.sort((a, b) => a[0] - b[0])
+    const n = Math.min(idle.length, Math.max(1, Math.ceil(this.maxTopics / 10)))
+    for (let i = 0; i < n; i++) {
+      const [touched, topic] = idle[i]
+      const log = this.logs.get(topic)!
+      if (log.expireTimer) clearTimeout(log.expireTimer)
+      this.logs.delete(topic)
+      if (touched > this.evictedSeq) this.evictedSeq = touched
+    }
   }
 
   private check(): void {

@@ -8,6 +8,8 @@ export class TopicLog {
   /** Highest seq dropped by trimming. */
   trimmedSeq = 0
   expireTimer?: ReturnType<typeof setTimeout>
+  /** The seq of the last append (which topics to evict first). */
+  touched = 0
 
   /** Drop entries past `maxLength` or older than `maxAge` at time `t`. */
   trim(maxLength: number, maxAge: number, t: number): void {

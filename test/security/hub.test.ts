@@ -1,14 +1,25 @@
 /**
  * Issue 17's findings on the hub, each as the request a stranger would send
- * (rows 2, 4, 5, 6, 11, 15 of its table). Each failed before its fix.
+ * (rows 2, 4, 5, 6, 11, 14, 15 of its table). Each failed before its fix.
  */
 import { connect } from 'node:net'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
+import { hubFlags } from '../../src/cli/hub-options.js'
 import { matchTopic } from '../../src/hub/auth.js'
 import { createHub, type Hub, memoryStore } from '../../src/hub/index.js'
 import { waitUntil } from '../helpers/wait.js'
 import { serveHub } from '../hub/support.js'
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+function heapAfterGc(): number {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
 
 const SECRET = 'a-long-enough-test-secret-of-32-bytes!'
 let hub: Hub | undefined
@@ -213,5 +224,35 @@ describe('row 2: live events held during a replay are bounded in bytes', () => {
       await served.close()
       hub = undefined
     }
+  })
+})
+
+describe('row 14: the memory store keeps a bounded number of topics', () => {
+  it('100,000 unique topics with maxTopics 1,000: unwatched old topics go (history and all), watched ones stay, a resume from before an eviction is told', async () => {
+    const store = memoryStore({ maxTopics: 1_000 })
+    try {
+      const unwatch = await store.watch('t0', { onEvent() {} })
+      await store.append('t0', { data: 'watched' })
+      await store.append('t1', { data: 'first' })
+      const heapBefore = heapAfterGc()
+      for (let i = 2; i < 100_000; i++) await store.append(`t${i}`, { data: 'x' })
+      const grown = heapAfterGc() - heapBefore
+      let kept = 0
+      for (let i = 0; i < 100_000; i++) if ((await store.info(`t${i}`)) !== null) kept++
+      expect(kept).toBeLessThanOrEqual(1_001)
+      expect(await store.info('t0')).not.toBeNull()
+      expect(await store.info('t1')).toBeNull()
+      expect(await store.info('t99999')).not.toBeNull()
+      expect((await store.read(['t1'], 0)).truncated).toBe(true)
+      // Every topic kept cost ~420 B: 100,000 of them grew the heap by ~41 MB.
+      expect(grown).toBeLessThan(15 * 1024 * 1024)
+      unwatch()
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('sluice serve takes --max-topics', () => {
+    expect(hubFlags({ 'max-topics': '5000' }).maxTopics).toBe(5000)
   })
 })
