@@ -42,6 +42,14 @@ export interface TokenSource {
 }
 
 /** Checks one request's rights. Throws `UNAUTHORIZED` (401) or `FORBIDDEN` (403) SluiceErrors. */
+/** What a verified token says beyond its grants. */
+export interface TokenClaims {
+  /** The `sub` claim, when it is a non-empty string. */
+  sub?: string
+  /** The `exp` claim (seconds since the epoch), when present. */
+  exp?: number
+}
+
 export interface Authorizer {
   /** False when no key is configured: everyone may publish and subscribe. */
   readonly enabled: boolean
@@ -49,12 +57,15 @@ export interface Authorizer {
     action: 'publish' | 'subscribe',
     topics: readonly string[],
     from: TokenSource,
-  ): Promise<void>
+  ): Promise<TokenClaims | undefined>
   /**
-   * The `sub` claim of the request's token, verified (401 for a bad one);
-   * undefined without a token, a `sub`, or a key (an open hub).
+   * The request's token, verified (401 for a bad one): its claims and its
+   * sluice claim object (`{ publish, subscribe, metrics }`); null without a
+   * token or a key (an open hub).
    */
-  subject(from: TokenSource): Promise<string | undefined>
+  verified(
+    from: TokenSource,
+  ): Promise<{ claims: TokenClaims; grant: Record<string, unknown> } | null>
 }
 
 /**
@@ -196,6 +207,32 @@ async function resolveKey(
   )
 }
 
+/** Why jose refused a token, as a 401. */
+function verifyError(
+  err: unknown,
+  joseErrors: Awaited<ReturnType<typeof loadJose>>['errors'],
+  algorithms: readonly string[],
+): SluiceError {
+  if (err instanceof joseErrors.JWTExpired) return unauthorized('The token has expired.')
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return unauthorized('The token signature does not verify with the configured key.')
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) {
+    return unauthorized(`The token's algorithm is not accepted; use ${algorithms.join(' or ')}.`)
+  }
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    return unauthorized(`The token's "${err.claim}" claim is not accepted: ${err.message}.`)
+  }
+  return unauthorized('The token is malformed (not a valid JWT).')
+}
+
+function claimsOf(payload: JWTPayload): TokenClaims {
+  const claims: TokenClaims = {}
+  if (typeof payload.sub === 'string' && payload.sub !== '') claims.sub = payload.sub
+  if (typeof payload.exp === 'number') claims.exp = payload.exp
+  return claims
+}
+
 /** The topic patterns a token's claim grants for an action. */
 function selectors(
   payload: JWTPayload,
@@ -212,9 +249,11 @@ export async function createAuthorizer(options?: HubAuthOptions): Promise<Author
   if (!options) {
     return {
       enabled: false,
-      async check() {},
-      async subject() {
+      async check() {
         return undefined
+      },
+      async verified() {
+        return null
       },
     }
   }
@@ -235,31 +274,27 @@ export async function createAuthorizer(options?: HubAuthOptions): Promise<Author
       })
       return payload
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw unauthorized('The token has expired.')
-      if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
-        throw unauthorized('The token signature does not verify with the configured key.')
-      }
-      if (err instanceof joseErrors.JOSEAlgNotAllowed) {
-        throw unauthorized(`The token's algorithm is not accepted; use ${algorithms.join(' or ')}.`)
-      }
-      if (err instanceof joseErrors.JWTClaimValidationFailed) {
-        throw unauthorized(`The token's "${err.claim}" claim is not accepted: ${err.message}.`)
-      }
-      throw unauthorized('The token is malformed (not a valid JWT).')
+      throw verifyError(err, joseErrors, algorithms)
     }
   }
 
   return {
     enabled: true,
-    async subject(from) {
+    async verified(from) {
       const token = findToken(from, cookieName)
-      const sub = token ? (await verify(token)).sub : undefined
-      return typeof sub === 'string' && sub !== '' ? sub : undefined
+      if (!token) return null
+      const payload = await verify(token)
+      const grant = payload[claimName]
+      return {
+        claims: claimsOf(payload),
+        grant: grant && typeof grant === 'object' ? (grant as Record<string, unknown>) : {},
+      }
     },
     async check(action, topics, from) {
       const token = findToken(from, cookieName)
       const payload = token ? await verify(token) : null
       const granted = payload ? selectors(payload, claimName, action) : []
+      const claims = payload ? claimsOf(payload) : undefined
       for (const topic of topics) {
         if (granted.some((s) => matchTopic(s, topic))) continue
         if (
@@ -281,6 +316,7 @@ export async function createAuthorizer(options?: HubAuthOptions): Promise<Author
           topic,
         )
       }
+      return claims
     },
   }
 }

@@ -110,10 +110,8 @@ export async function authorizePublish(
 ): Promise<string | undefined> {
   try {
     const from = publishGuard(hub, guardRequest(req))
-    const authorizer = await hub.authorizer
-    await authorizer.check('publish', [topic], from)
-    // The caller may bind what it starts to who asked (sluice serve's runs).
-    return await authorizer.subject(from)
+    // The subject: the caller may bind what it starts to who asked (sluice serve's runs).
+    return (await (await hub.authorizer).check('publish', [topic], from))?.sub
   } catch (err) {
     if (err instanceof SluiceError) hub.metrics.refuse(REFUSED[err.code] ?? err.code.toLowerCase())
     throw err
@@ -130,9 +128,33 @@ export async function requestSubject(
   req: IncomingMessage,
 ): Promise<string | undefined> {
   try {
-    return await (await hub.authorizer).subject(tokenSource(hub, guardRequest(req)))
+    const token = await (await hub.authorizer).verified(tokenSource(hub, guardRequest(req)))
+    return token?.claims.sub
   } catch (err) {
     if (err instanceof SluiceError) hub.metrics.refuse(REFUSED[err.code] ?? err.code.toLowerCase())
     throw err
+  }
+}
+
+/**
+ * `GET /metrics` with a key (issue 17 row 17: it was open): a token whose
+ * sluice claim has `"metrics": true` (401 without a token, 403 without the claim).
+ * Open without a key.
+ */
+export async function authorizeMetrics(hub: GuardedHub, req: GuardRequest): Promise<void> {
+  const authorizer = await hub.authorizer
+  if (!authorizer.enabled) return
+  const token = await authorizer.verified(tokenSource(hub, req))
+  if (!token) {
+    throw new SluiceError(
+      'UNAUTHORIZED',
+      'Metrics need a token whose sluice claim has "metrics": true (Authorization: Bearer).',
+    )
+  }
+  if (token.grant.metrics !== true) {
+    throw new SluiceError(
+      'FORBIDDEN',
+      'The token does not allow reading metrics (claim sluice.metrics).',
+    )
   }
 }

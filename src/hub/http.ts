@@ -31,7 +31,7 @@ import {
 import { createEventStream } from '../server/node.js'
 import { createWebEventStream } from '../server/web.js'
 import { corsHeaders, preflight } from './cors.js'
-import { publishGuard, REFUSED, tokenSource } from './guard.js'
+import { authorizeMetrics, publishGuard, REFUSED, tokenSource } from './guard.js'
 import { checkTopic, type Hub, type OpenedSubscription } from './hub.js'
 import { parsePublishBody } from './publish-body.js'
 import type { StoredEvent } from './store.js'
@@ -50,7 +50,13 @@ interface HubRequest {
 type Answer =
   | { kind: 'json'; status: number; body: unknown; headers: Record<string, string> }
   | { kind: 'text'; status: number; body: string; headers: Record<string, string> }
-  | { kind: 'sse'; opened: OpenedSubscription; headers: Record<string, string> }
+  | {
+      kind: 'sse'
+      opened: OpenedSubscription
+      headers: Record<string, string>
+      /** When the subscriber's token expires (ms since the epoch): the stream ends then. */
+      expiresAt?: number
+    }
 
 export interface HubHandlerOptions {
   /** Path prefix the routes live under (default '' : `/events`, `/publish`, `/metrics`). */
@@ -104,6 +110,7 @@ async function route(hub: Hub, req: HubRequest, base: string): Promise<Answer | 
       }
     }
     if (name === '/metrics') {
+      await authorizeMetrics(hub, req)
       return {
         kind: 'text',
         status: 200,
@@ -143,12 +150,13 @@ async function events(hub: Hub, req: HubRequest, headers: Record<string, string>
   }
   for (const t of topics) checkTopic(t)
   const auth = await hub.authorizer
-  await auth.check('subscribe', topics, tokenSource(hub, req))
+  const claims = await auth.check('subscribe', topics, tokenSource(hub, req))
   const lastEventId = readLastEventId(req.header('last-event-id'), req.url.href)
   const opened = await hub.open(topics, lastEventId, new StreamSubscriber(hub))
   const h = { ...headers }
   if (opened.history) h['sluice-history'] = opened.history
-  return { kind: 'sse', opened, headers: h }
+  const expiresAt = claims?.exp === undefined ? undefined : claims.exp * 1000
+  return { kind: 'sse', opened, headers: h, expiresAt }
 }
 
 function streamOptions(hub: Hub, headers: Record<string, string>): EventStreamOptions {
@@ -226,8 +234,27 @@ class StreamSubscriber extends Member implements SubscriptionOutput, CompletionT
     )
   }
 
+  /** Timer ending the stream when the subscriber's token expires (only for tokens with `exp`). */
+  private expiry: ReturnType<typeof setTimeout> | undefined
+
+  /**
+   * End the stream when the token expires (issue 17 row 17: it kept receiving):
+   * an `event: error` UNAUTHORIZED, then the end; the client reconnects with a
+   * fresh token and its last id, losing nothing.
+   */
+  expireAt(at: number): void {
+    const ms = Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1))
+    this.expiry = setTimeout(() => {
+      this.stream?.completeWithError(
+        new SluiceError('UNAUTHORIZED', 'The token expired; reconnect with a new one.'),
+      )
+    }, ms)
+    this.expiry.unref?.()
+  }
+
   /** The stream ended, whichever way: leave the hub. */
   streamClosed(reason: CloseReason): void {
+    if (this.expiry !== undefined) clearTimeout(this.expiry)
     this.close()
     const m = this.hub.metrics
     m.connections--
@@ -236,7 +263,7 @@ class StreamSubscriber extends Member implements SubscriptionOutput, CompletionT
 }
 
 /** Wire a subscription to an event stream: shared bytes in, counted, closed with it. */
-function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
+function run(hub: Hub, opened: OpenedSubscription, stream: EventStream, expiresAt?: number): void {
   const m = hub.metrics
   m.connections++
   m.connectionsTotal++
@@ -245,6 +272,7 @@ function run(hub: Hub, opened: OpenedSubscription, stream: EventStream): void {
   const sub = opened.sub as StreamSubscriber
   sub.stream = stream
   stream.addCompletion(sub)
+  if (expiresAt !== undefined) sub.expireAt(expiresAt)
   opened.start(sub)
 }
 
@@ -295,7 +323,7 @@ export async function handleNode(
   if (!answer) return false
   if (answer.kind === 'sse') {
     const stream = createEventStream(req, res, streamOptions(hub, answer.headers))
-    run(hub, answer.opened, stream)
+    run(hub, answer.opened, stream, answer.expiresAt)
     // The client may have left while history was read.
     if (res.destroyed || req.socket?.destroyed) stream.gone()
     return true
@@ -337,7 +365,7 @@ export async function handleWeb(hub: Hub, request: Request, base = ''): Promise<
   if (!answer) return null
   if (answer.kind === 'sse') {
     const { stream, response } = createWebEventStream(request, streamOptions(hub, answer.headers))
-    run(hub, answer.opened, stream)
+    run(hub, answer.opened, stream, answer.expiresAt)
     return response
   }
   if (answer.kind === 'json') {

@@ -18,8 +18,8 @@ export class RunMetrics {
   lostDetected = 0
   /** Resume requests (`GET` on a resume URL) that were answered with the run (200 or 204). */
   resumed = 0
-  /** New runs refused: `limit` (maxActive), `budget` (memoryBudget). */
-  readonly refused: Record<'limit' | 'budget', number> = { limit: 0, budget: 0 }
+  /** New runs refused: `limit` (maxActive), `budget` (memoryBudget), `store` (its first write failed). */
+  readonly refused: Record<'limit' | 'budget' | 'store', number> = { limit: 0, budget: 0, store: 0 }
   /** Finished runs dropped from the store before their TTL to make room. */
   evicted = 0
   /** Runs stopped because nobody followed them (stopOnDisconnect, abandonAfter). */
@@ -57,7 +57,7 @@ export class RunMetrics {
       exposition(
         `${prefix}refused_total`,
         'counter',
-        'New runs refused with 503: limit (maxActive), budget (memoryBudget).',
+        'New runs refused with 503: limit (maxActive), budget (memoryBudget), store (the store failed).',
         Object.entries(this.refused).map(([k, v]) => [`{reason="${k}"}`, v]),
       ) +
       exposition(

@@ -221,11 +221,12 @@ export class LocalRun implements RunEmitter {
     await this.finish('error')
   }
 
-  settle(reason: RunEndReason, abortReason: unknown): void {
+  /** The run is over (`counted`: false for a run that never started, refused by the store). */
+  settle(reason: RunEndReason, abortReason: unknown, counted = true): void {
     this.finished = true
     if (this.endReason !== undefined) return
     this.endReason = reason
-    this.host.metrics.ended[reason]++
+    if (counted) this.host.metrics.ended[reason]++
     if (this.leaseTimer) clearInterval(this.leaseTimer)
     this.unwatch?.()
     if (!this.controller.signal.aborted) this.controller.abort(abortReason)

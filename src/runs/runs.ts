@@ -201,14 +201,16 @@ export class Runs {
     this.local.set(runId, run)
     this.budget.start(runId)
     this.presence.started(runId, options.stopOnDisconnect)
-    this.metrics.started++
     try {
       await run.appendNumbered(RUN_EVENT, JSON.stringify({ runId, resumeUrl }))
       await run.watchForStop()
     } catch (err) {
-      run.settle('error', err)
+      // Refused, not started (issue 17 row 17: a refused POST /chat counted as a started run).
+      this.metrics.refused.store++
+      run.settle('error', err, false)
       throw err
     }
+    this.metrics.started++
     if (this.store.kind !== 'memory') run.startLease(this.lease)
     void drive(run, producer, options.formatError ?? defaultFormatError)
     return { runId, resumeUrl, ended: run.ended }

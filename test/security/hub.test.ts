@@ -1,6 +1,6 @@
 /**
  * Issue 17's findings on the hub, each as the request a stranger would send
- * (rows 2, 4, 5, 6, 11, 14, 15 of its table). Each failed before its fix.
+ * (rows 2, 4, 5, 6, 11, 14, 15, 17 of its table). Each failed before its fix.
  */
 import { connect } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { hubFlags } from '../../src/cli/hub-options.js'
 import { matchTopic } from '../../src/hub/auth.js'
 import { createHub, type Hub, memoryStore } from '../../src/hub/index.js'
+import { readEvents } from '../helpers/sse.js'
 import { waitUntil } from '../helpers/wait.js'
 import { serveHub } from '../hub/support.js'
 
@@ -254,5 +255,46 @@ describe('row 14: the memory store keeps a bounded number of topics', () => {
 
   it('sluice serve takes --max-topics', () => {
     expect(hubFlags({ 'max-topics': '5000' }).maxTopics).toBe(5000)
+  })
+})
+
+describe('row 17: metrics and expiring tokens', () => {
+  it('with a key, GET /metrics needs a token with the metrics claim; without a key it is open', async () => {
+    hub = createHub({ auth: { secret: SECRET } })
+    const as = async (t?: string) =>
+      (await call(hub!, '/metrics', { headers: t ? { authorization: `Bearer ${t}` } : {} })).status
+    expect(await as()).toBe(401)
+    expect(await as(await token({ sluice: { subscribe: ['*'], publish: ['*'] } }))).toBe(403)
+    expect(await as(await token({ sluice: { metrics: true } }))).toBe(200)
+    await hub.close()
+    hub = createHub()
+    expect(await as()).toBe(200)
+  })
+
+  it('a subscription ends when its token expires, with an error event UNAUTHORIZED', async () => {
+    hub = createHub({ auth: { secret: SECRET }, heartbeat: 0 })
+    const served = await serveHub(hub)
+    try {
+      const soon = await new SignJWT({ sluice: { subscribe: ['news'] } })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
+        .sign(new TextEncoder().encode(SECRET))
+      const res = await fetch(`${served.url}/events?topic=news`, {
+        headers: { authorization: `Bearer ${soon}` },
+      })
+      expect(res.status).toBe(200)
+      await hub.publish('news', 'before')
+      const t0 = performance.now()
+      const events = await readEvents(res)
+      // It ended by itself (the token had 1-2 s left), with the reason last.
+      expect(performance.now() - t0).toBeLessThan(10_000)
+      expect(events.map((e) => e.data)).toContain('before')
+      const last = events.at(-1)!
+      expect(last.event).toBe('error')
+      expect(JSON.parse(last.data).error ?? JSON.parse(last.data).code).toBe('UNAUTHORIZED')
+    } finally {
+      await served.close()
+      hub = undefined
+    }
   })
 })

@@ -166,7 +166,12 @@ describe('row 1: POST /chat is authorized as /publish is', () => {
     expect(ok.status).toBe(200)
     expect(await ok.text()).toContain('event:done')
     expect(running.app.chat.started).toBe(1)
-    const metrics = await (await fetch(`${running.url}/metrics`)).text()
+    // With a key, /metrics needs the metrics claim (row 17).
+    const metrics = await (
+      await fetch(`${running.url}/metrics`, {
+        headers: { authorization: `Bearer ${await token({ sluice: { metrics: true } })}` },
+      })
+    ).text()
     expect(metrics).toMatch(/sluice_hub_refused_total\{reason="unauthorized"\} 1/)
   })
 
@@ -487,5 +492,22 @@ describe('row 7: access to runs', () => {
     expect(stopped.status).toBe(200)
     expect((await stopped.json()).reason).toBe('stopped')
     await started.body?.cancel()
+  })
+})
+
+describe('row 17: a run the store refuses is not a started run', () => {
+  it('a start whose first write fails is counted as refused (store), not started nor ended', async () => {
+    const store = memoryStore()
+    await store.close()
+    const runs = createRuns(store)
+    try {
+      await expect(runs.start(async () => {})).rejects.toMatchObject({ code: 'STORE_ERROR' })
+      expect(runs.metrics.started).toBe(0)
+      expect(runs.metrics.ended.error).toBe(0)
+      expect(runs.metrics.refused.store).toBe(1)
+      expect(runs.metricsText()).toMatch(/sluice_runs_refused_total\{reason="store"\} 1/)
+    } finally {
+      await runs.close()
+    }
   })
 })
