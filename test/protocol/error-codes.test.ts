@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { ERROR_CODES } from '../../src/protocol/errors.js'
+import { ERROR_CODES } from '../../src/protocol/error-codes.js'
+import { HTTP_STATUS } from '../../src/protocol/errors.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -39,8 +40,13 @@ function collectCodes(text: string): Set<string> {
   return codes
 }
 
-/** The one registry (src/protocol/errors.ts): code -> default HTTP status and meaning. */
-const REGISTRY: Record<string, { status?: number; meaning: string }> = ERROR_CODES
+/** The one registry (src/protocol/error-codes.ts) with each code's default HTTP status (errors.ts): code -> status and meaning. */
+const REGISTRY: Record<string, { status?: number; meaning: string }> = Object.fromEntries(
+  Object.entries(ERROR_CODES).map(([code, meaning]) => [
+    code,
+    { status: (HTTP_STATUS as Record<string, number | undefined>)[code], meaning },
+  ]),
+)
 
 function codeUnion(): Set<string> {
   return new Set(Object.keys(REGISTRY))
@@ -108,7 +114,7 @@ describe('docs/errors.md lists every error code', () => {
 
   it('every code used in src/ is in the registry (ERROR_CODES)', () => {
     const unknown = [...used].filter(([code]) => !(code in REGISTRY)).map(([c, f]) => `${c} (${f})`)
-    expect(unknown, 'add these codes to ERROR_CODES in src/protocol/errors.ts').toEqual([])
+    expect(unknown, 'add these codes to ERROR_CODES in src/protocol/error-codes.ts').toEqual([])
   })
 
   it('docs/errors.md documents each registry code with the same HTTP status', () => {
