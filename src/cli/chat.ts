@@ -16,7 +16,7 @@
  *                   (produced one at a time: see model.ts)
  *   fail=N          fail after N tokens (to see `event: error`)
  *   format=envelope the guide's `data:{"code":200,"data":...}` lines, ending with `data:{"code":-200}`
- *   heartbeat=MS    heartbeat interval (default 15000)
+ *   heartbeat=MS    heartbeat interval (default 5000)
  *   stopOnDisconnect=MS|true|false  stop the answer when its client left and nobody resumed it
  *                   within MS (`true` = 0 = at once; `false` = as late as the server allows).
  *                   Default: SSE answers outlive their connection, to be resumed (GET /chat/:runId),

@@ -29,6 +29,7 @@ import {
   sendSluiceError,
 } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
+import { DEFAULT_HEARTBEAT_MS } from '../server/options.js'
 import { createWebEventStream } from '../server/web.js'
 import { corsHeaders, preflight } from './cors.js'
 import { authorizeMetrics, publishGuard, REFUSED, tokenSource } from './guard.js'
@@ -164,7 +165,7 @@ function streamOptions(hub: Hub, headers: Record<string, string>): EventStreamOp
   return {
     headers,
     retry: o.retry ?? 1000,
-    heartbeat: o.heartbeat ?? 15_000,
+    heartbeat: o.heartbeat ?? DEFAULT_HEARTBEAT_MS,
     maxBufferedBytes: o.maxBufferedBytes ?? 1024 * 1024,
   }
 }

@@ -41,7 +41,7 @@ export interface HubOptions {
   cors?: CorsOptions
   /** Bytes a subscriber may fall behind before it is disconnected (default 1 MiB). */
   maxBufferedBytes?: number
-  /** Heartbeat comment interval in ms (default 15 000; 0 disables). */
+  /** Heartbeat comment interval in ms (default 5 000; 0 disables). */
   heartbeat?: number
   /** Reconnection delay sent to clients (`retry:`), ms. Default 1000. */
   retry?: number

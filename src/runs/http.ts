@@ -10,6 +10,7 @@ import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { readLastEventId } from '../server/event-stream.js'
 import { discardBody, errorResponse, sendSluiceError } from '../server/http-json.js'
 import { createEventStream } from '../server/node.js'
+import { DEFAULT_HEARTBEAT_MS } from '../server/options.js'
 import { createWebEventStream } from '../server/web.js'
 import { sseRunFormat } from './formats.js'
 import { noop } from './log.js'
@@ -140,7 +141,7 @@ function streamOptions(
       'access-control-expose-headers': `${RESUME_URL_HEADER}, ${RUN_ID_HEADER}`,
     },
     retry: options.retry ?? 1000,
-    heartbeat: options.heartbeat ?? 15_000,
+    heartbeat: options.heartbeat ?? DEFAULT_HEARTBEAT_MS,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
   } satisfies EventStreamOptions
 }

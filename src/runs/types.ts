@@ -68,7 +68,7 @@ export interface RunsOptions {
   abandonAfter?: number
   /** Reconnection delay sent to clients (`retry:`), ms. Default 1000. */
   retry?: number
-  /** Heartbeat interval of follower streams (ms). Default 15 000. */
+  /** Heartbeat interval of follower streams (ms). Default 5 000. */
   heartbeat?: number
   /** Bytes a follower may fall behind before it is cut (it then resumes). Default 1 MiB. */
   maxBufferedBytes?: number

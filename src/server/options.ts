@@ -18,7 +18,11 @@ export interface SendEvent {
 export interface EventStreamOptions {
   /** Total lifetime in ms, as `new SseEmitter(timeout)`; 0 (the default) means never. */
   timeout?: number
-  /** Heartbeat interval in ms (default 15 000, under the 60 s idle timeout of nginx and most load balancers); 0 disables. */
+  /**
+   * Heartbeat interval in ms (default 5 000: under Bun.serve's 10 s default
+   * `idleTimeout`, checked at a 4 s granularity, and far under the 60 s idle
+   * timeout of nginx and most load balancers); 0 disables.
+   */
   heartbeat?: number
   /** The bytes of a heartbeat (default `:\n`, a comment). Envelope streams use `data:{"code":102}\n\n`. */
   heartbeatFrame?: string
@@ -40,6 +44,14 @@ export interface EventStreamOptions {
   /** Overrides the `Last-Event-ID` read from the request. */
   lastEventId?: string
   /**
+   * Web `Response` only: watch `request.signal` for the client leaving
+   * (default true). Workers need it (with the `enable_request_signal`
+   * compatibility flag: they never cancel the body). Node, Bun and Deno cancel
+   * the body, so `false` loses nothing there and spares Deno's warning about
+   * reading the signal (docs/runtimes.md).
+   */
+  requestSignal?: boolean
+  /**
    * node:http only: write events straight to the socket, framed once for all
    * subscribers, when the response's internals check out (default true; the
    * environment variable `SLUICE_FAST_PATH=0` turns it off for the process).
@@ -47,7 +59,7 @@ export interface EventStreamOptions {
   fastPath?: boolean
 }
 
-export const DEFAULT_HEARTBEAT_MS = 15_000
+export const DEFAULT_HEARTBEAT_MS = 5_000
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
 
 /**

@@ -123,8 +123,8 @@ export function createWebEventStream(
   const sink = new WebSink(stream)
   const body = new ReadableStream<Uint8Array>(sink, BODY_STRATEGY)
   stream.attach(sink)
-  if (request?.signal) {
-    const signal = request.signal
+  const signal = options.requestSignal === false ? undefined : request?.signal
+  if (signal) {
     if (signal.aborted) stream.gone(signal.reason)
     else {
       sink.signal = signal
