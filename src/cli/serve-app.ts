@@ -145,6 +145,13 @@ export function createServeApp(options: ServeOptions = {}): ServeApp {
     },
     close() {
       closing ??= (async () => {
+        // Runs first: a chat answer this node produces ends with the truth, its
+        // `done` {"reason":"lost"} (issue 16: it got SHUTTING_DOWN and no done;
+        // delivered here at once on the memory store, through the store's feed on Redis,
+        // where a follower cut first resumes on another node and reads it from the log).
+        await runs.close().catch((err: unknown) => {
+          ;(options.log ?? logToStderr)(`sluice serve: closing runs failed: ${describe(err)}`)
+        })
         for (const stream of [...streams]) stream.completeWithError(shuttingDown())
         for (const hook of closeHooks.splice(0)) {
           try {

@@ -292,7 +292,7 @@ describe('clients', () => {
     expect(running.app.streams.size).toBe(0)
   })
 
-  it('app.close() ends open streams cleanly with a SHUTTING_DOWN error event', async () => {
+  it('app.close() ends a chat stream cleanly with its done {"reason":"lost"} (issue 16: it was a bare SHUTTING_DOWN)', async () => {
     const other = await serveApp()
     const events: EventSourceMessage[] = []
     const parser = createParser({ onEvent: (e) => events.push(e) })
@@ -309,8 +309,8 @@ describe('clients', () => {
       if (done) break
       parser.feed(value)
     }
-    expect(events.at(-1)!.event).toBe('error')
-    expect(JSON.parse(events.at(-1)!.data).error).toBe('SHUTTING_DOWN')
+    expect(events.at(-1)!.event).toBe('done')
+    expect(JSON.parse(events.at(-1)!.data).reason).toBe('lost')
     expect(other.app.streams.size).toBe(0)
   })
 })

@@ -71,8 +71,9 @@ describeExternal(['curl'], 'sluice serve (the process)', () => {
       parser.feed(decoder.decode(value, { stream: true }))
     }
     // The stream ended with a clear event, not a cut connection.
-    expect(events.at(-1)!.event).toBe('error')
-    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ error: 'SHUTTING_DOWN' })
+    // A chat answer in progress ends with its done, lost (issue 16).
+    expect(events.at(-1)!.event).toBe('done')
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ reason: 'lost' })
     expect(await exited).toBe(0)
     expect(performance.now() - t0).toBeLessThan(5000)
     await expect(fetch(`${cli.url}/healthz`)).rejects.toThrow()
