@@ -33,7 +33,7 @@ import { DEFAULT_HEARTBEAT_MS } from '../server/options.js'
 import { createWebEventStream } from '../server/web.js'
 import { corsHeaders, preflight } from './cors.js'
 import { authorizeMetrics, publishGuard, REFUSED, tokenSource } from './guard.js'
-import { checkTopic, type Hub, type OpenedSubscription } from './hub.js'
+import { checkTopic, type HubCore, type OpenedSubscription } from './contract.js'
 import { parsePublishBody } from './publish-body.js'
 import type { StoredEvent } from './store.js'
 import { type HubEvent, Member, type SubscriptionOutput } from './subscription.js'
@@ -71,7 +71,7 @@ export interface HubHandler {
 }
 
 /** A refusal (a `SluiceError` with a status) as the one error answer, counted; anything else is rethrown. */
-function refusal(hub: Hub, err: unknown, headers: Record<string, string>): Answer {
+function refusal(hub: HubCore, err: unknown, headers: Record<string, string>): Answer {
   const answer = errorAnswer(err)
   if (!answer.exposed) throw err
   hub.metrics.refuse(REFUSED[answer.body.error] ?? answer.body.error.toLowerCase())
@@ -84,7 +84,7 @@ function refusal(hub: Hub, err: unknown, headers: Record<string, string>): Answe
 }
 
 /** Route one request; null when the path is not the hub's. */
-async function route(hub: Hub, req: HubRequest, base: string): Promise<Answer | null> {
+async function route(hub: HubCore, req: HubRequest, base: string): Promise<Answer | null> {
   const path = req.url.pathname
   if (!path.startsWith(base)) return null
   const name = path.slice(base.length)
@@ -127,7 +127,7 @@ async function route(hub: Hub, req: HubRequest, base: string): Promise<Answer | 
 }
 
 async function publish(
-  hub: Hub,
+  hub: HubCore,
   req: HubRequest,
   headers: Record<string, string>,
 ): Promise<Answer> {
@@ -140,7 +140,11 @@ async function publish(
   return { kind: 'json', status: 200, body: { id }, headers }
 }
 
-async function events(hub: Hub, req: HubRequest, headers: Record<string, string>): Promise<Answer> {
+async function events(
+  hub: HubCore,
+  req: HubRequest,
+  headers: Record<string, string>,
+): Promise<Answer> {
   const topics = req.url.searchParams.getAll('topic')
   const max = hub.options.maxTopics ?? 64
   // Counted and checked before any is matched against the auth patterns.
@@ -160,7 +164,7 @@ async function events(hub: Hub, req: HubRequest, headers: Record<string, string>
   return { kind: 'sse', opened, headers: h, expiresAt }
 }
 
-function streamOptions(hub: Hub, headers: Record<string, string>): EventStreamOptions {
+function streamOptions(hub: HubCore, headers: Record<string, string>): EventStreamOptions {
   const o = hub.options
   return {
     headers,
@@ -179,7 +183,7 @@ const noop = (): void => {}
  * hub's, and one object of its own beside the stream (see "Memory per idle
  * connection" in docs/benchmarks.md).
  */
-class StreamSubscriber extends Member implements SubscriptionOutput, CompletionTarget {
+class StreamSubscriber extends Member<HubCore> implements SubscriptionOutput, CompletionTarget {
   /** Set when the stream opens (after the history was read: its headers say how it went). */
   stream: EventStream | null = null
 
@@ -264,7 +268,12 @@ class StreamSubscriber extends Member implements SubscriptionOutput, CompletionT
 }
 
 /** Wire a subscription to an event stream: shared bytes in, counted, closed with it. */
-function run(hub: Hub, opened: OpenedSubscription, stream: EventStream, expiresAt?: number): void {
+function run(
+  hub: HubCore,
+  opened: OpenedSubscription,
+  stream: EventStream,
+  expiresAt?: number,
+): void {
   const m = hub.metrics
   m.connections++
   m.connectionsTotal++
@@ -308,7 +317,7 @@ function nodeRequest(req: IncomingMessage): HubRequest {
 
 /** Serve a hub route on node:http; false when the path is not the hub's. */
 export async function handleNode(
-  hub: Hub,
+  hub: HubCore,
   req: IncomingMessage,
   res: ServerResponse,
   base = '',
@@ -352,7 +361,11 @@ export async function handleNode(
 // ---- Web Request/Response ----
 
 /** Serve a hub route as a fetch handler; null when the path is not the hub's. */
-export async function handleWeb(hub: Hub, request: Request, base = ''): Promise<Response | null> {
+export async function handleWeb(
+  hub: HubCore,
+  request: Request,
+  base = '',
+): Promise<Response | null> {
   const answer = await route(
     hub,
     {
@@ -385,7 +398,7 @@ export async function handleWeb(hub: Hub, request: Request, base = ''): Promise<
 }
 
 /** One handler for both worlds: `(request) => Response` and `(req, res, next?) => void`. */
-export function hubHandler(hub: Hub, options: HubHandlerOptions = {}): HubHandler {
+export function hubHandler(hub: HubCore, options: HubHandlerOptions = {}): HubHandler {
   const base = options.basePath ?? ''
   function handler(request: Request): Promise<Response>
   function handler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void
@@ -421,7 +434,7 @@ export function hubHandler(hub: Hub, options: HubHandlerOptions = {}): HubHandle
 }
 
 /** The hub's routes for a routing table such as `sluice serve`'s. */
-export function hubRoutes(hub: Hub): {
+export function hubRoutes(hub: HubCore): {
   method: 'GET' | 'POST' | 'OPTIONS'
   path: string
   handler: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>

@@ -12,78 +12,24 @@
  */
 import { encodeEventBytes } from '../protocol/encoder.js'
 import { SluiceError } from '../protocol/errors.js'
-import { type Authorizer, checkAuthOptions, createAuthorizer, type HubAuthOptions } from './auth.js'
-import type { CorsOptions } from './cors.js'
+import { type Authorizer, checkAuthOptions, createAuthorizer } from './auth.js'
+import {
+  checkTopic,
+  type HubCore,
+  type HubOptions,
+  type OpenedSubscription,
+  type PublishOptions,
+  type SubscribeOptions,
+} from './contract.js'
 import { hubHandler, type HubHandler, type HubHandlerOptions } from './http.js'
 import { formatId, parseId } from './ids.js'
 import { memoryStore } from './memory-store.js'
 import { HubMetrics } from './metrics.js'
 import type { Store, StoredEvent } from './store.js'
-import {
-  Member,
-  type Subscription,
-  toInit,
-  type HubEvent,
-  type LossKind,
-  type SubscriptionOutput,
-} from './subscription.js'
+import { type Feed, Member, toInit, type HubEvent } from './subscription.js'
 
-export interface HubOptions {
-  /** Where events live. Default `memoryStore()` (history 1000 per topic). */
-  store?: Store
-  /**
-   * JWT rules. Without this option the hub is open (anyone may publish and
-   * subscribe); with it, a key is required: `createHub` throws `INVALID_ARGUMENT`
-   * for an `auth` whose `secret` is unset or empty and that has no `publicKey`.
-   */
-  auth?: HubAuthOptions
-  /** Allowed browser origins for cross-origin subscribe and publish. */
-  cors?: CorsOptions
-  /** Bytes a subscriber may fall behind before it is disconnected (default 1 MiB). */
-  maxBufferedBytes?: number
-  /** Heartbeat comment interval in ms (default 5 000; 0 disables). */
-  heartbeat?: number
-  /** Reconnection delay sent to clients (`retry:`), ms. Default 1000. */
-  retry?: number
-  /** Largest `POST /publish` body, bytes (default 64 KiB). */
-  maxBodyBytes?: number
-  /** Most topics in one subscription (default 64). */
-  maxTopics?: number
-}
-
-export interface PublishOptions {
-  event?: string
-}
-
-export interface SubscribeOptions {
-  /** Resume after this id: replay what was missed, then live. */
-  lastEventId?: string
-  signal?: AbortSignal
-  /** Events an in-process subscriber may fall behind before it is ended with SLOW_CONSUMER (default 10 000). */
-  maxQueue?: number
-}
-
-/** The outcome of opening a subscription, before any byte is written. */
-export interface OpenedSubscription {
-  sub: Subscription
-  /** `complete`, `truncated` or `reset` when a Last-Event-ID was given; null otherwise. */
-  history: 'complete' | LossKind | null
-  /** Start the output: writes the loss notice, the replay, then live events. */
-  start(output: SubscriptionOutput): void
-  /** Leave the topic feeds. Idempotent. */
-  close(): void
-}
-
-/** @internal One topic's live feed from the store on this node, shared by its subscribers. */
-export interface Feed {
-  topic: string
-  subs: Set<Member>
-  ready: Promise<void>
-  unwatch: (() => void) | null
-  dead: boolean
-}
-
-const MAX_TOPIC_LENGTH = 256
+export { checkTopic }
+export type { HubOptions, OpenedSubscription, PublishOptions, SubscribeOptions }
 
 /**
  * Live events gathered before they are handed to the subscribers at once
@@ -118,7 +64,6 @@ function encodeBatch(events: readonly StoredEvent[]): { each: Uint8Array[]; join
   return { each, joined }
 }
 
-/** A topic is 1-256 characters without control characters. */
 /** JSON text of published data; cyclic or too deeply nested data is a 400, not a crash. */
 function jsonOf(data: unknown): string | undefined {
   try {
@@ -133,20 +78,7 @@ function jsonOf(data: unknown): string | undefined {
   }
 }
 
-export function checkTopic(topic: unknown): string {
-  if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
-    throw new SluiceError(
-      'BAD_REQUEST',
-      `A topic must be a non-empty string of at most ${MAX_TOPIC_LENGTH} characters.`,
-    )
-  }
-  if (/[\u0000-\u001f\u007f]/.test(topic)) {
-    throw new SluiceError('BAD_REQUEST', 'A topic may not contain control characters.', { topic })
-  }
-  return topic
-}
-
-export class Hub {
+export class Hub implements HubCore {
   readonly store: Store
   readonly metrics = new HubMetrics()
   readonly options: Readonly<HubOptions>

@@ -12,7 +12,6 @@
  */
 import { encodeEventBytes } from '../protocol/encoder.js'
 import { formatId } from './ids.js'
-import type { Feed, Hub } from './hub.js'
 import type { StoredEvent } from './store.js'
 
 /** What the hub sends on a subscription: topic events, and `sluice-reset` notices. */
@@ -89,6 +88,21 @@ type Held =
   | { kind: 'event'; e: StoredEvent; bytes: Uint8Array }
   | { kind: 'reset'; epoch: string; previousEpoch: string }
   | { kind: 'gap'; throughSeq: number }
+
+/** @internal One topic's live feed from the store on this node, shared by its subscribers. */
+export interface Feed {
+  topic: string
+  subs: Set<Member>
+  ready: Promise<void>
+  unwatch: (() => void) | null
+  dead: boolean
+}
+
+/** What a member needs of its hub: its buffer budget, and leaving a feed. */
+export interface MemberHost {
+  readonly options: { readonly maxBufferedBytes?: number }
+  leave(feed: Feed, sub: Member): void
+}
 
 export abstract class Subscription {
   epoch = ''
@@ -270,11 +284,11 @@ export function toInit(e: StoredEvent): { id: string; event?: string; data: stri
  * a hub connection cost beyond the raw node:http loop's). The HTTP side
  * extends it so the same object is also the subscription's output.
  */
-export class Member extends Subscription {
+export class Member<H extends MemberHost = MemberHost> extends Subscription {
   /** The feeds joined: one (the usual case, no array) or several. */
   private feeds: Feed | Feed[] | null = null
 
-  constructor(protected readonly hub: Hub) {
+  constructor(protected readonly hub: H) {
     super()
     const max = hub.options.maxBufferedBytes
     if (max !== undefined) this.maxHeldBytes = max
