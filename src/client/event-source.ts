@@ -86,9 +86,7 @@ export class EventSource extends EventTarget {
         signal: this.ctrl.signal,
         onmessage: (ev) => {
           if (this.state !== 1) return
-          this.dispatchEvent(
-            new MessageEvent(ev.event || 'message', { data: ev.data, lastEventId: ev.id, origin }),
-          )
+          this.dispatchEvent(messageEvent(ev.event || 'message', ev.data, ev.id, origin))
         },
         onclose: () => this.reconnecting(),
         onerror: (err) => {
@@ -211,12 +209,42 @@ export class EventSource extends EventTarget {
     if (old) this.removeEventListener(type, old)
     this.handlers[type] = fn
     this.wrappers[type] = undefined
-    if (typeof fn === 'function') {
+    // Where EventTarget itself calls `on<type>` (workerd), a listener would call it twice.
+    if (typeof fn === 'function' && !targetCallsOnProperties()) {
       const wrapper: EventListener = (ev) => fn.call(this, ev)
       this.wrappers[type] = wrapper
       this.addEventListener(type, wrapper)
     }
   }
+}
+
+/**
+ * A MessageEvent with `lastEventId` and `origin` set, also where the
+ * runtime's constructor ignores them (workerd's keeps only `data`).
+ */
+function messageEvent(type: string, data: string, lastEventId: string, origin: string) {
+  const ev = new MessageEvent(type, { data, lastEventId, origin })
+  if (ev.lastEventId !== lastEventId) {
+    Object.defineProperty(ev, 'lastEventId', { value: lastEventId, enumerable: true })
+  }
+  if (ev.origin !== origin) Object.defineProperty(ev, 'origin', { value: origin, enumerable: true })
+  return ev
+}
+
+let callsOnProperties: boolean | undefined
+
+/**
+ * Whether this runtime's `dispatchEvent` calls a target's `on<type>` property
+ * itself (workerd's does; the DOM's, Node's, Bun's and Deno's do not). Probed once.
+ */
+function targetCallsOnProperties(): boolean {
+  if (callsOnProperties === undefined) {
+    let called = false
+    const probe = Object.assign(new EventTarget(), { onsluiceprobe: () => (called = true) })
+    probe.dispatchEvent(new Event('sluiceprobe'))
+    callsOnProperties = called
+  }
+  return callsOnProperties
 }
 
 function safeOrigin(url: string): string {

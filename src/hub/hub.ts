@@ -27,6 +27,7 @@ import { memoryStore } from './memory-store.js'
 import { HubMetrics } from './metrics.js'
 import type { Store, StoredEvent } from './store.js'
 import { type Feed, Member, toInit, type HubEvent } from './subscription.js'
+import { soon } from './turns.js'
 
 export { checkTopic }
 export type { HubOptions, OpenedSubscription, PublishOptions, SubscribeOptions }
@@ -415,7 +416,7 @@ export class Hub implements HubCore {
     if (this.batchBytes >= BATCH_BYTES) this.flushLive()
     else if (!this.flushScheduled) {
       this.flushScheduled = true
-      process.nextTick(this.flushScheduledBatches)
+      soon(this.flushScheduledBatches)
     }
   }
 

@@ -4,6 +4,7 @@
  * seq order handed out slice by slice.
  */
 import type { StoredEvent, WatchListener } from './store.js'
+import { cancel, later, soon, type Turn } from './turns.js'
 
 /**
  * Bytes of events handed to the listeners synchronously before the rest of a
@@ -34,8 +35,8 @@ export class LivePacer {
   /** Events of a burst past the turn's budget, in seq order, waiting for the next slice. */
   private queue: StoredEvent[] = []
   private queueHead = 0
-  /** The pending setImmediate: the budget's reset, or the next slice when `queue` is not empty. */
-  private turn: ReturnType<typeof setImmediate> | undefined
+  /** The pending turn: the budget's reset, or the next slice when `queue` is not empty. */
+  private turn: Turn | undefined
   private closed = false
   private readonly onTurn = (): void => {
     this.turn = undefined
@@ -50,19 +51,19 @@ export class LivePacer {
   /** Hand `event` to `set` now, or queue it behind a burst. */
   deliver(set: Watchers, event: StoredEvent): void {
     if (this.queue.length === 0 && this.tickBytes < SLICE_BYTES) {
-      if (this.tickBytes === 0 && this.turn === undefined) this.turn = setImmediate(this.onTurn)
+      if (this.tickBytes === 0 && this.turn === undefined) this.turn = later(this.onTurn)
       this.tickBytes += event.data.length + EVENT_OVERHEAD
       this.fire(set, event)
       return
     }
     this.queue.push(event)
-    this.turn ??= setImmediate(this.onTurn)
+    this.turn ??= later(this.onTurn)
   }
 
   /** Stop: drop the queue and the pending turn. */
   close(): void {
     this.closed = true
-    if (this.turn !== undefined) clearImmediate(this.turn)
+    if (this.turn !== undefined) cancel(this.turn)
     this.turn = undefined
     this.queue = []
     this.queueHead = 0
@@ -88,7 +89,7 @@ export class LivePacer {
 
   /**
    * One slice of the queue (~SLICE_BYTES). The next slice of this turn runs on
-   * process.nextTick, after the transport's own tick has uncorked the sockets
+   * process.nextTick (a microtask where there is none), after the transport's own tick has uncorked the sockets
    * and written the slice to the kernel; after ~TURN_BYTES, or when the queue is
    * empty, a setImmediate starts the next turn (or only resets the budget).
    */
@@ -107,7 +108,7 @@ export class LivePacer {
     if (i >= queue.length) {
       this.queue = []
       this.queueHead = 0
-      if (this.tickBytes > 0) this.turn ??= setImmediate(this.onTurn)
+      if (this.tickBytes > 0) this.turn ??= later(this.onTurn)
       return
     }
     this.queueHead = i
@@ -116,7 +117,7 @@ export class LivePacer {
       this.queue = queue.slice(i)
       this.queueHead = 0
     }
-    if (this.turnLeft > 0) process.nextTick(this.nextSlice)
-    else this.turn ??= setImmediate(this.onTurn)
+    if (this.turnLeft > 0) soon(this.nextSlice)
+    else this.turn ??= later(this.onTurn)
   }
 }

@@ -3,6 +3,8 @@
  * `sluice/parser`, `sluice/client` and `sluice/server`'s Web emitter builds
  * with esbuild `--bundle --platform=neutral` (no Node built-ins to resolve),
  * and the output imports no `node:` module (Workers, browsers, Deno, Bun).
+ * So does `sluice/hub` with the memory store (test/runtimes/workerd.test.ts
+ * runs it in workerd).
  */
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -36,6 +38,29 @@ describe('a neutral bundle of the Web parts', () => {
     expect(inputs.filter((i) => i.startsWith('node:'))).toEqual([])
     expect(code.match(NODE_IMPORT)?.[0]).toBeUndefined()
     expect(code).toContain('text/event-stream')
+  })
+
+  it('the same through the package names (sluice/parser, sluice/client, sluice/server): no node: import', async () => {
+    // Resolved by tsconfig.json's paths to src/, as the package's exports map them to dist/.
+    const { code, inputs } = await bundle(`
+      import { createParser } from 'sluice/parser'
+      import { EventSource, events, fetchEventSource } from 'sluice/client'
+      import { eventStreamResponse } from 'sluice/server'
+      export default { createParser, EventSource, events, fetchEventSource, eventStreamResponse }
+    `)
+    expect(inputs).toContain('src/server/web.ts')
+    expect(inputs.filter((i) => i.startsWith('node:'))).toEqual([])
+    expect(code.match(NODE_IMPORT)?.[0]).toBeUndefined()
+  })
+
+  it('sluice/hub with the memory store and its Web handler: no node: import either', async () => {
+    const { code, inputs } = await bundle(`
+      import { createHub, memoryStore } from 'sluice/hub'
+      export default (r) => createHub({ store: memoryStore() }).handler()(r)
+    `)
+    expect(inputs).toContain('src/hub/memory-store.ts')
+    expect(inputs.filter((i) => i.startsWith('node:'))).toEqual([])
+    expect(code.match(NODE_IMPORT)?.[0]).toBeUndefined()
   })
 
   it('a runtime node: import would fail that build (what the first test guards against)', async () => {
