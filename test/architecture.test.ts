@@ -32,8 +32,6 @@ const PENDING = {
     'client/connection.ts:runEventStream',
     'client/events.ts:events',
     'hub/hub.ts:Hub.open',
-    'hub/hub.ts:Hub.subscribe',
-    'hub/hub.ts:<anonymous>',
     'integrations/controller.ts:ChatController.run',
   ],
   layers: [] as string[],

@@ -24,6 +24,7 @@ import {
 import { hubHandler, type HubHandler, type HubHandlerOptions } from './http.js'
 import { formatId, parseId } from './ids.js'
 import { memoryStore } from './memory-store.js'
+import { LocalSubscription } from './local-subscription.js'
 import { HubMetrics } from './metrics.js'
 import type { Store, StoredEvent } from './store.js'
 import { type Feed, Member, toInit, type HubEvent } from './subscription.js'
@@ -40,9 +41,6 @@ export type { HubOptions, OpenedSubscription, PublishOptions, SubscribeOptions }
 const BATCH_BYTES = 16 * 1024
 /** Per event on top of its data when counting BATCH_BYTES: id, name and field names, roughly. */
 const EVENT_OVERHEAD = 64
-
-/** The bytes an in-process subscriber's output is handed: it reads the event objects. */
-const EMPTY = new Uint8Array(0)
 
 /** Live events of one feed, consecutive in store order, of one epoch. */
 interface LiveBatch {
@@ -235,100 +233,7 @@ export class Hub implements HubCore {
     options: SubscribeOptions = {},
   ): AsyncIterable<HubEvent> {
     const list = typeof topics === 'string' ? [topics] : topics
-    const hub = this
-    return {
-      [Symbol.asyncIterator](): AsyncIterator<HubEvent> {
-        const queue: HubEvent[] = []
-        const maxQueue = options.maxQueue ?? 10_000
-        let wake: (() => void) | null = null
-        let failure: unknown = null
-        let done = false
-        let opened: OpenedSubscription | null = null
-        const push = (e: HubEvent): void => {
-          if (done) return
-          if (queue.length >= maxQueue) {
-            failure = new SluiceError(
-              'SLOW_CONSUMER',
-              `The subscriber fell ${maxQueue} events behind (maxQueue) and was ended; resume with its last id.`,
-              { maxQueue },
-            )
-            hub.metrics.slowConsumerDisconnects++
-            finish()
-            return
-          }
-          queue.push(e)
-          wake?.()
-        }
-        let unregister = (): void => {}
-        const finish = (): void => {
-          if (done) return
-          done = true
-          unregister()
-          hub.metrics.connections--
-          opened?.close()
-          options.signal?.removeEventListener('abort', finish)
-          wake?.()
-        }
-        hub.metrics.connections++
-        hub.metrics.connectionsTotal++
-        unregister = hub.onClose(finish)
-        if (options.signal?.aborted) finish()
-        options.signal?.addEventListener('abort', finish, { once: true })
-        const ready = hub.open(list, options.lastEventId ?? '').then(
-          (o) => {
-            opened = o
-            if (done) {
-              o.close()
-              return
-            }
-            o.start({
-              event(e) {
-                hub.metrics.delivered++
-                push({ id: e.id, topic: e.topic, event: e.event ?? '', data: e.data })
-              },
-              events(events) {
-                for (const e of events) this.event(e, EMPTY, false)
-              },
-              notice(e) {
-                push(e)
-              },
-              overflow() {
-                failure = new SluiceError(
-                  'SLOW_CONSUMER',
-                  'Too many live events arrived while history was replayed; resume with the last id.',
-                )
-                hub.metrics.slowConsumerDisconnects++
-                finish()
-              },
-            })
-          },
-          (err) => {
-            failure = err
-            finish()
-          },
-        )
-        return {
-          async next(): Promise<IteratorResult<HubEvent>> {
-            await ready
-            for (;;) {
-              if (queue.length > 0) return { value: queue.shift()!, done: false }
-              if (failure) {
-                const err = failure
-                failure = null
-                throw err
-              }
-              if (done) return { value: undefined, done: true }
-              await new Promise<void>((r) => (wake = r))
-              wake = null
-            }
-          },
-          async return(): Promise<IteratorResult<HubEvent>> {
-            finish()
-            return { value: undefined, done: true }
-          },
-        }
-      },
-    }
+    return { [Symbol.asyncIterator]: () => new LocalSubscription(this, list, options) }
   }
 
   /**
