@@ -34,6 +34,7 @@ import { createWebEventStream } from '../server/web.js'
 import { corsHeaders, preflight } from './cors.js'
 import { authorizeMetrics, publishGuard, REFUSED, tokenSource } from './guard.js'
 import { checkTopic, type HubCore, type OpenedSubscription } from './contract.js'
+import { isHubId } from './ids.js'
 import { parsePublishBody } from './publish-body.js'
 import type { StoredEvent } from './store.js'
 import { type HubEvent, Member, type SubscriptionOutput } from './subscription.js'
@@ -156,7 +157,7 @@ async function events(
   for (const t of topics) checkTopic(t)
   const auth = await hub.authorizer
   const claims = await auth.check('subscribe', topics, tokenSource(hub, req))
-  const lastEventId = readLastEventId(req.header('last-event-id'), req.url.href)
+  const lastEventId = readLastEventId(req.header('last-event-id'), req.url.href, isHubId)
   const opened = await hub.open(topics, lastEventId, new StreamSubscriber(hub))
   const h = { ...headers }
   if (opened.history) h['sluice-history'] = opened.history

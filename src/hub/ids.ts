@@ -32,6 +32,9 @@ export function formatId(epoch: string, seq: number): string {
 }
 
 /** Parse an id the hub issued; `null` for anything else (treated like an id from another epoch). */
+/** Whether an id is one the hub issues (for comma-joined Last-Event-ID values). */
+export const isHubId = (id: string): boolean => parseId(id) !== null
+
 export function parseId(id: string | null | undefined): ParsedId | null {
   if (!id) return null
   const dash = id.lastIndexOf('-')

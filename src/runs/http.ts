@@ -13,7 +13,7 @@ import { createEventStream } from '../server/node.js'
 import { DEFAULT_HEARTBEAT_MS } from '../server/options.js'
 import { createWebEventStream } from '../server/web.js'
 import { sseRunFormat } from './formats.js'
-import { noop } from './log.js'
+import { isRunEventId, noop } from './log.js'
 import type { RunMetrics } from './metrics.js'
 import type {
   FollowOptions,
@@ -158,7 +158,8 @@ export async function resumeNode(
   let opened: OpenedRun
   try {
     const lastEventId =
-      options.lastEventId ?? readLastEventId(req.headers['last-event-id'], req.url ?? '')
+      options.lastEventId ??
+      readLastEventId(req.headers['last-event-id'], req.url ?? '', isRunEventId)
     opened = await core.open(runId, lastEventId, options.subject)
   } catch (err) {
     return nodeError(req, res, err)
@@ -189,7 +190,8 @@ export async function resumeWeb(
   let opened: OpenedRun
   try {
     const lastEventId =
-      options.lastEventId ?? readLastEventId(request.headers.get('last-event-id'), request.url)
+      options.lastEventId ??
+      readLastEventId(request.headers.get('last-event-id'), request.url, isRunEventId)
     opened = await core.open(runId, lastEventId, options.subject)
   } catch (err) {
     return webError(err)

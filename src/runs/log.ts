@@ -161,6 +161,9 @@ export function doneMessage(data: string): string | undefined {
  * The event number a follower resumes after, from its Last-Event-ID: -1 (from
  * the start) for none. Throws BAD_REQUEST (400) for an id that is not a run's.
  */
+/** Whether an id is one a run's events carry (for comma-joined Last-Event-ID values). */
+export const isRunEventId = (id: string): boolean => /^\d{1,15}$/.test(id)
+
 export function resumePoint(lastEventId: string): number {
   if (!lastEventId) return -1
   if (!/^\d{1,15}$/.test(lastEventId)) {

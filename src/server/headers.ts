@@ -10,7 +10,9 @@ export function eventStreamHeaders(
   if (extra) {
     for (const [k, v] of Object.entries(extra)) headers[k.toLowerCase()] = v
   }
-  headers['content-type'] = 'text/event-stream; charset=utf-8'
+  // Exactly the type, as clients compare it (fetch-event-source's README checks
+  // `=== 'text/event-stream'`); UTF-8 is the only encoding the format allows.
+  headers['content-type'] = 'text/event-stream'
   headers['cache-control'] = 'no-cache, no-transform'
   headers['x-accel-buffering'] = 'no'
   if (http11) headers.connection = 'keep-alive'
@@ -21,10 +23,21 @@ export function eventStreamHeaders(
   return headers
 }
 
-/** `Last-Event-ID` from a header value or the `lastEventId` query parameter of a URL. */
-export function readLastEventId(header: string | string[] | null | undefined, url: string): string {
-  const h = Array.isArray(header) ? header[0] : header
-  if (typeof h === 'string' && h !== '') return h
+/**
+ * `Last-Event-ID` from a header value or the `lastEventId` query parameter of
+ * a URL. With `wellFormed` (what the caller's ids look like), a value that
+ * holds several comma-joined ids (`25, 51`: a client that sets the header
+ * itself and also lets the transport send it; HTTP joins repeated headers
+ * so) gives the last of them that is well formed; with none well formed, the
+ * value as sent. Without it, the value is taken whole (ids may hold commas).
+ */
+export function readLastEventId(
+  header: string | string[] | null | undefined,
+  url: string,
+  wellFormed?: (id: string) => boolean,
+): string {
+  const h = Array.isArray(header) ? header.join(', ') : header
+  if (typeof h === 'string' && h !== '') return wellFormed ? lastWellFormed(h, wellFormed) : h
   const q = url.indexOf('?')
   if (q === -1 || url.indexOf('lastEventId=', q) === -1) return ''
   try {
@@ -32,4 +45,14 @@ export function readLastEventId(header: string | string[] | null | undefined, ur
   } catch {
     return ''
   }
+}
+
+function lastWellFormed(value: string, wellFormed: (id: string) => boolean): string {
+  if (!value.includes(',') || wellFormed(value)) return value
+  const parts = value.split(',')
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const id = parts[i]!.trim()
+    if (id !== '' && wellFormed(id)) return id
+  }
+  return value
 }

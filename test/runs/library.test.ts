@@ -50,7 +50,7 @@ describe('Web Request/Response', () => {
     }
     const res = await h.run(new Request('http://app.test/chat', { method: 'POST' }), answer)
     expect(res.status).toBe(200)
-    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(res.headers.get('content-type')).toBe('text/event-stream')
     const resumeUrl = res.headers.get('sluice-resume-url')!
     const runId = res.headers.get('sluice-run-id')!
     expect(resumeUrl).toBe(`/chat/${runId}`)

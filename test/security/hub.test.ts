@@ -298,3 +298,22 @@ describe('row 17: metrics and expiring tokens', () => {
     }
   })
 })
+
+describe('comma-joined Last-Event-ID (issue 14)', () => {
+  it('the hub resumes from the last well-formed id of a joined header, as from that id alone', async () => {
+    hub = createHub()
+    const ids = [
+      await hub.publish('t', 'a'),
+      await hub.publish('t', 'b'),
+      await hub.publish('t', 'c'),
+    ]
+    const res = await call(hub, '/events?topic=t', {
+      headers: { 'last-event-id': `${ids[0]}, ${ids[1]}` },
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('text/event-stream')
+    expect(res.headers.get('sluice-history')).toBe('complete')
+    const events = await readEvents(res, (e) => e.data === 'c')
+    expect(events.filter((e) => e.data).map((e) => e.data)).toEqual(['c'])
+  })
+})

@@ -511,3 +511,20 @@ describe('row 17: a run the store refuses is not a started run', () => {
     }
   })
 })
+
+describe('comma-joined Last-Event-ID on a run (issue 14)', () => {
+  it('GET /chat/:runId with Last-Event-ID "2, 5" resumes after 5 (it was 400 forever)', async () => {
+    running = await serveApp({ runs: { abandonAfter: 60_000 } })
+    const { res, abort } = await startChat(running.url, 'tokens=10&delay=0')
+    const resumeUrl = res.headers.get('sluice-resume-url')!
+    await res.text()
+    abort()
+    const resumed = await fetch(`${running.url}${resumeUrl}`, {
+      headers: { 'last-event-id': '2, 5' },
+    })
+    expect(resumed.status).toBe(200)
+    const events = await readEvents(resumed)
+    expect(events[0]!.id).toBe('6')
+    expect(events.at(-1)!.event).toBe('done')
+  })
+})

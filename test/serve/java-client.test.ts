@@ -51,7 +51,7 @@ describeExternal(['javac', 'java'], "the guide's Java client", () => {
       .output()
       .split('\n')
       .filter((l) => l !== '')
-    expect(lines[0]).toBe('status 200 text/event-stream; charset=utf-8')
+    expect(lines[0]).toBe('status 200 text/event-stream')
     const tokens = lines
       .map((l) => /^\+(\d+)ms token id=(\S*?)(\d+) (".*")$/.exec(l))
       .filter((m): m is RegExpExecArray => m !== null)

@@ -33,7 +33,7 @@ it('streams over HTTP/2 without a Connection header, and sees a reset stream as 
       req.once('response', resolve),
     )
     expect(headers[':status']).toBe(200)
-    expect(headers['content-type']).toBe('text/event-stream; charset=utf-8')
+    expect(headers['content-type']).toBe('text/event-stream')
     expect(headers['x-accel-buffering']).toBe('no')
     expect(headers.connection).toBeUndefined()
     const events: EventSourceMessage[] = []

@@ -133,7 +133,7 @@ it('releases the head string once sent, and node still treats the head as sent',
       [second, '/two'],
     ] as const) {
       expect(r.status).toBe(200)
-      expect(r.type).toBe('text/event-stream; charset=utf-8')
+      expect(r.type).toBe('text/event-stream')
       expect(r.body).toBe(`event:hello\ndata:${path}\n\n`)
     }
     // The chunked body ended properly: the agent reused the same connection.

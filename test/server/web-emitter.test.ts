@@ -26,7 +26,7 @@ describe('eventStreamResponse', () => {
       { headers: { 'access-control-allow-origin': '*' } },
     )
     expect(response.status).toBe(200)
-    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(response.headers.get('content-type')).toBe('text/event-stream')
     expect(response.headers.get('cache-control')).toBe('no-cache, no-transform')
     expect(response.headers.get('x-accel-buffering')).toBe('no')
     expect(response.headers.get('access-control-allow-origin')).toBe('*')
