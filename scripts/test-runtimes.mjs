@@ -75,9 +75,9 @@ function runtimes() {
     name: `deno ${version(deno).split(' ')[1]}`,
     cmd: deno,
     pre: ['run', '-A'],
-    // Deno's node:http (an emulation over Deno.serve) holds written bytes past
-    // a turn of the event loop, so the memory store's turn-paced bursts outrun
-    // it: a subscriber that reads is cut too. docs/runtimes.md.
+    // Deno's setImmediate runs the next turn before its node:http emulation
+    // has flushed, so the memory store's turn-paced bursts outrun the readers:
+    // a subscriber that reads is cut too. docs/runtimes.md.
     leftOut: ['200 events of 64 KB published in an await loop'],
     checks: [{ script: 'test/runtimes/deno-serve.ts', bundle: true, quietStderr: /request\.signal/ }],
   })
