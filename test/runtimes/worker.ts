@@ -13,12 +13,12 @@ import { EventSource } from '../../src/client/index.js'
 import { createHub, type Hub } from '../../src/hub/index.js'
 import { eventStreamResponse } from '../../src/server/index.js'
 
-interface Record {
+interface StreamRecord {
   opened: number
   aborted: boolean
   closeReason: string
 }
-const streams: { [name: string]: Record } = {}
+const streams: { [name: string]: StreamRecord } = {}
 let hub: Hub | undefined
 
 function stream(request: Request, url: URL): Response {
@@ -28,7 +28,7 @@ function stream(request: Request, url: URL): Response {
   return eventStreamResponse(
     request,
     async (s) => {
-      const rec: Record = { opened: Date.now(), aborted: false, closeReason: '' }
+      const rec: StreamRecord = { opened: Date.now(), aborted: false, closeReason: '' }
       streams[name] = rec
       s.signal.addEventListener('abort', () => (rec.aborted = true))
       void s.closed.then((why) => (rec.closeReason = why))
