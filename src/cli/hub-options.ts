@@ -24,7 +24,9 @@ export interface HubFlags {
 }
 
 export const HUB_HELP = `Hub (GET /events?topic=a&topic=b, POST /publish, GET /metrics):
-  --redis URL            share topics with other nodes on Redis Streams (default: in memory)
+  --redis URL            share topics with other nodes on Redis Streams (default: in memory);
+                         several (repeat it, or a comma list): topics sharded over those Redis
+                         primaries, one id still resumes any topics (docs/scaling.md)
   --history N            events kept per topic for Last-Event-ID replay (default 1000)
   --history-age MS       drop history older than this (default: no age limit)
   --max-topics N         topics kept in memory (default 100000); past it the least recently
@@ -40,7 +42,7 @@ export const HUB_HELP = `Hub (GET /events?topic=a&topic=b, POST /publish, GET /m
 
 /** The hub's flags, for `parseFlags` (see args.ts). */
 export const HUB_FLAGS = {
-  redis: { type: 'string' },
+  redis: { type: 'string', multiple: true },
   history: { type: 'string' },
   'history-age': { type: 'string' },
   'max-topics': { type: 'string' },
@@ -56,7 +58,7 @@ export const HUB_FLAGS = {
 export function hubFlags(values: FlagValues<typeof HUB_FLAGS>): HubFlags {
   const v = values
   const flags: HubFlags = {}
-  if (v.redis !== undefined) flags.redis = v.redis
+  if (v.redis !== undefined) flags.redis = v.redis.join(',')
   if (v.history !== undefined) flags.history = intFlag('--history', v.history)
   if (v['history-age'] !== undefined) flags.historyAge = intFlag('--history-age', v['history-age'])
   if (v['max-topics'] !== undefined) flags.maxTopics = intFlag('--max-topics', v['max-topics'])
@@ -73,16 +75,43 @@ export function hubFlags(values: FlagValues<typeof HUB_FLAGS>): HubFlags {
   return flags
 }
 
+function redisUrls(spec: string): string[] {
+  const urls = spec
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+  if (urls.length === 0) throw new UsageError('--redis needs a URL.')
+  return urls
+}
+
+/**
+ * The Redis store `--redis` names (the hub's and the runs'): one URL, the
+ * single-instance store; several (repeated or a comma list), the topics
+ * sharded over them.
+ */
+export async function redisStoreFor(
+  spec: string,
+  history: { maxLength: number; maxAge?: number },
+): Promise<Store> {
+  const urls = redisUrls(spec)
+  const mod = await import('../hub/redis-store.js')
+  return urls.length > 1
+    ? mod.shardedRedisStore({ urls, ...history })
+    : mod.redisStore({ url: urls[0], ...history })
+}
+
 /** Build the hub the flags describe, and the start-up lines that say what it is. */
 export async function createServeHub(flags: HubFlags): Promise<{ hub: Hub; banner: string[] }> {
   const banner: string[] = []
   const history = { maxLength: flags.history ?? 1000, maxAge: flags.historyAge }
   let store: Store
   if (flags.redis) {
-    const { redisStore } = await import('../hub/redis-store.js')
-    store = await redisStore({ url: flags.redis, ...history })
+    store = await redisStoreFor(flags.redis, history)
+    const urls = redisUrls(flags.redis)
     banner.push(
-      `hub: topics on Redis ${redactUrl(flags.redis)}, history ${history.maxLength} per topic`,
+      urls.length > 1
+        ? `hub: topics sharded over ${urls.length} Redis (${urls.map(redactUrl).join(', ')}), history ${history.maxLength} per topic`
+        : `hub: topics on Redis ${redactUrl(urls[0])}, history ${history.maxLength} per topic`,
     )
   } else {
     store = memoryStore({ ...history, maxTopics: flags.maxTopics })

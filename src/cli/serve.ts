@@ -8,7 +8,7 @@ import type { Server } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import { memoryStore } from '../hub/memory-store.js'
 import { EXIT_STATUS, UsageError, unreadable } from './args.js'
-import { HUB_HELP, createServeHub } from './hub-options.js'
+import { HUB_HELP, createServeHub, redisStoreFor } from './hub-options.js'
 import { createServeApp, listen, listenTls, type ServeApp, shutdown } from './serve-app.js'
 import { parseServeFlags, type ServeFlags } from './serve-flags.js'
 import type { TlsOptions } from './secure.js'
@@ -66,10 +66,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const { hub, banner } = await createServeHub(hubFlags)
   // Runs get their own store (same backend), bounded per run by --run-max-events, not --history.
   const runStore = hubFlags.redis
-    ? await (await import('../hub/redis-store.js')).redisStore({
-        url: hubFlags.redis,
-        maxLength: runMaxEvents,
-      })
+    ? await redisStoreFor(hubFlags.redis, { maxLength: runMaxEvents })
     : memoryStore({ maxLength: runMaxEvents })
   const app = createServeApp({
     hub,
