@@ -171,6 +171,8 @@ function writeResults(report: Report, args: Map<string, string>): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `shards`: the sharded store's publish rate through 1, 2 and 3 Redis (./shards.ts).
+  if (argv[0] === 'shards') return (await import('./shards.js')).shardsMain(argv.slice(1))
   const args = readArgs(argv)
   if (args === 'help') {
     process.stdout.write(USAGE)
