@@ -1,5 +1,5 @@
 /**
- * `npm run bench:fanout -- shards [--quick] [--msgs N]`: publishes per second
+ * `npm run bench:fanout -- shards [--quick] [--msgs N] [--subscribers N]`: publishes per second
  * through the sharded store (src/hub/sharded) on 1, 2 and 3 Redis primaries,
  * with fan-out on 2 nodes (two hubs in this process, each with subscribers
  * to every topic). Every subscriber's sequence is checked: all events, seqs
@@ -13,7 +13,6 @@ import { shardedRedisStore } from '../../src/hub/sharded/index.js'
 import { command, type RedisServer, startRedis } from './redis.js'
 
 const TOPICS = Array.from({ length: 24 }, (_, i) => `bench-${i}`)
-const SUBS_PER_NODE = 2
 const IN_FLIGHT = 256
 
 function freePort(): Promise<number> {
@@ -76,7 +75,7 @@ export interface ShardRun {
   exact: boolean
 }
 
-async function runShards(count: number, msgs: number): Promise<ShardRun> {
+async function runShards(count: number, msgs: number, perNode: number): Promise<ShardRun> {
   const servers: RedisServer[] = []
   for (let i = 0; i < count; i++) servers.push(await startRedis(await freePort()))
   const urls = servers.map((s) => s.url)
@@ -85,9 +84,7 @@ async function runShards(count: number, msgs: number): Promise<ShardRun> {
     new Hub({ store: await shardedRedisStore({ urls, maxLength: 1000 }) }),
   ]
   const ac = new AbortController()
-  const subs = hubs.flatMap((h) =>
-    Array.from({ length: SUBS_PER_NODE }, () => subscribe(h, ac.signal)),
-  )
+  const subs = hubs.flatMap((h) => Array.from({ length: perNode }, () => subscribe(h, ac.signal)))
   await new Promise((r) => setTimeout(r, 300))
   await publishAll(hubs, 2000) // warm-up
   const warm = 2000
@@ -118,13 +115,16 @@ async function runShards(count: number, msgs: number): Promise<ShardRun> {
 export async function shardsMain(argv: string[]): Promise<number> {
   const i = argv.indexOf('--msgs')
   const msgs = i >= 0 ? Number(argv[i + 1]) : argv.includes('--quick') ? 20_000 : 100_000
+  const j = argv.indexOf('--subscribers')
+  // Subscribers per node; 0 measures appends alone (no node reads).
+  const perNode = j >= 0 ? Number(argv[j + 1]) : 2
   const runs: ShardRun[] = []
   for (const count of [1, 2, 3]) {
-    const r = await runShards(count, msgs)
+    const r = await runShards(count, msgs, perNode)
     runs.push(r)
     process.stdout.write(
       `${count} shard(s): ${r.publishesPerSecond} publishes/s, Redis CPU ${r.redisCpuPerEventUs} µs/event, ` +
-        `${2 * SUBS_PER_NODE} subscribers on 2 nodes, sequences ${r.exact ? 'exact' : 'NOT EXACT'}\n`,
+        `${2 * perNode} subscribers on 2 nodes, sequences ${r.exact ? 'exact' : 'NOT EXACT'}\n`,
     )
   }
   const ratio = (n: number) =>
