@@ -15,6 +15,9 @@ import { shardOf } from '../../src/hub/sharded/shards.js'
 import type { HubEvent } from '../../src/hub/subscription.js'
 import { describeExternal, freePort, requireBinary } from '../helpers/external.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { startSluice } from '../helpers/serve.js'
+import { openSse } from '../helpers/sse.js'
+import { publish } from './support.js'
 
 /** Two topics per shard. */
 function topicsPerShard(count: number): string[][] {
@@ -191,4 +194,33 @@ describeExternal(['redis-server'], 'sharded store on three Redis primaries, two 
     expect(c.events[0].event).toBe('sluice-reset')
     await c.stop()
   })
+
+  it('sluice serve --redis URL,URL --redis URL: two processes shard over the three, one id resumes across them', async () => {
+    const [u0, u1, u2] = servers.map((s) => s.url)
+    const [p, q] = await Promise.all([
+      startSluice('serve', ['--redis', `${u0},${u1}`, '--redis', u2]),
+      startSluice('serve', ['--redis', u0, '--redis', `${u1},${u2}`]),
+    ])
+    try {
+      const query = all.map((t) => `topic=${t}`).join('&')
+      const sub = await openSse(`${q.url}/events?${query}`)
+      const ids: string[] = []
+      for (let i = 0; i < 60; i++) {
+        const { status, body } = await publish(i % 2 ? p.url : q.url, all[i % all.length], `c${i}`)
+        expect(status).toBe(200)
+        ids.push(body.id)
+      }
+      const seqOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1))
+      ids.sort((x, y) => seqOf(x) - seqOf(y))
+      await sub.waitFor((ev) => ev.filter((e) => e.data.startsWith('c')).length >= 60)
+      expect(sub.events.filter((e) => e.data.startsWith('c')).map((e) => e.id)).toEqual(ids)
+      sub.close()
+      const resumed = await openSse(`${p.url}/events?${query}`, { 'last-event-id': ids[29] })
+      await resumed.waitFor((ev) => ev.length >= 30)
+      expect(resumed.events.map((e) => e.id)).toEqual(ids.slice(30))
+      resumed.close()
+    } finally {
+      await Promise.all([p.stop(), q.stop()])
+    }
+  }, 40_000)
 })

@@ -208,6 +208,8 @@ export class ShardReader {
     this.knownEpoch = epoch
     for (const w of this.watched.values()) if (w.cursor !== null) w.cursor = '0-0'
     this.readThrough = 0
+    // What the merger wanted was of the old seqs (a fresh shard may have none for long).
+    this.want = 0
     this.sink.onEpoch(this.index, epoch, previous)
   }
 }
