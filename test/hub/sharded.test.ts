@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { Hub } from '../../src/hub/hub.js'
 import { shardedRedisStore } from '../../src/hub/sharded/index.js'
 import { shardOf } from '../../src/hub/sharded/shards.js'
+import { createRuns } from '../../src/runs/index.js'
 import type { HubEvent } from '../../src/hub/subscription.js'
 import { describeExternal, freePort, requireBinary } from '../helpers/external.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
@@ -223,4 +224,61 @@ describeExternal(['redis-server'], 'sharded store on three Redis primaries, two 
       await Promise.all([p.stop(), q.stop()])
     }
   }, 40_000)
+
+  it('history trimmed past a resume is reported (truncated), per topic, across shards', async () => {
+    const urls = servers.map((s) => s.url)
+    const hub = new Hub({
+      store: await shardedRedisStore({ urls, prefix: 'trim:', maxLength: 10 }),
+    })
+    try {
+      const ids: string[] = []
+      for (let i = 0; i < 120; i++) ids.push(await hub.publish(all[i % all.length], `h${i}`))
+      // Every topic kept its last ~10: a resume from the first id lost some.
+      const c = collect(hub, all, ids[0])
+      await until(() => c.events.some((e) => e.data === 'h119'))
+      expect(c.events[0].event).toBe('sluice-reset')
+      expect(JSON.parse(c.events[0].data).reason).toBe('truncated')
+      await c.stop()
+      // From the last id: nothing lost, no notice.
+      const d = collect(hub, all, ids[119])
+      await hub.publish(all[0], 'next')
+      await until(() => d.events.length >= 1)
+      expect(d.events.map((e) => e.data)).toEqual(['next'])
+      await d.stop()
+    } finally {
+      await hub.close()
+    }
+  })
+
+  it('a run (one topic) on the sharded store streams to the end and resumes from its last id', async () => {
+    const urls = servers.map((s) => s.url)
+    const store = await shardedRedisStore({ urls, prefix: 'runs:' })
+    const runs = createRuns(store)
+    try {
+      const started = await runs.run(
+        new Request('http://x/chat', { method: 'POST' }),
+        async function* () {
+          for (let i = 0; i < 20; i++) yield `tok${i} `
+        },
+      )
+      const body = await started.text()
+      expect(body).toContain('tok19')
+      const runId = started.headers.get('sluice-run-id')!
+      const ids = [...body.matchAll(/^id: ?(.+)$/gm)].map((m) => m[1])
+      const resumed = await runs.resume(
+        new Request('http://x/chat/' + runId, { headers: { 'last-event-id': ids[4] } }),
+        runId,
+      )
+      const rest = await resumed.text()
+      // Run ids count the run's events (id 4 is tok3): the rest starts at tok4.
+      expect(rest).not.toContain('tok3 ')
+      expect(rest.match(/data:tok\d+ /g)).toEqual(
+        Array.from({ length: 16 }, (_, i) => `data:tok${i + 4} `),
+      )
+      expect(rest).toContain('event:done')
+    } finally {
+      await runs.close?.()
+      await store.close()
+    }
+  })
 })
