@@ -15,7 +15,7 @@ import { shardOf } from '../../src/hub/sharded/shards.js'
 import { createRuns } from '../../src/runs/index.js'
 import type { HubEvent } from '../../src/hub/subscription.js'
 import { describeExternal, freePort, requireBinary } from '../helpers/external.js'
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { command, type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { startSluice } from '../helpers/serve.js'
 import { openSse } from '../helpers/sse.js'
 import { publish } from './support.js'
@@ -280,5 +280,30 @@ describeExternal(['redis-server'], 'sharded store on three Redis primaries, two 
       await runs.close?.()
       await store.close()
     }
+  })
+
+  it('a shard whose seqs run far ahead (a clock 10 s fast) does not reorder or delay the others', async () => {
+    const port = servers[2].port
+    const cur = Number((await command(port, ['GET', 'sluice:seq'])) || 0)
+    await command(port, ['SET', 'sluice:seq', String(cur + 10 * 100_000 * 3)])
+    const subs = [collect(a, all), collect(b, all)]
+    await new Promise((r) => setTimeout(r, 100))
+    const published: string[] = []
+    const t0 = Date.now()
+    for (let i = 0; i < 90; i++) {
+      published.push(await (i % 2 ? a : b).publish(all[i % all.length], `s${i}`))
+    }
+    const seqOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1))
+    published.sort((x, y) => seqOf(x) - seqOf(y))
+    for (const c of subs) {
+      await until(() => c.events.length >= 90)
+      expect(c.events.map((e) => e.id)).toEqual(published)
+    }
+    // Delivered promptly: the lagging shards are moved up, not waited for.
+    expect(Date.now() - t0).toBeLessThan(5000)
+    const resumed = collect(b, all, published[44])
+    await until(() => resumed.events.length >= 45)
+    expect(resumed.events.map((e) => e.id)).toEqual(published.slice(45))
+    for (const c of [...subs, resumed]) await c.stop()
   })
 })
