@@ -86,7 +86,11 @@ export class ShardReader {
     }
     return () => {
       mine.listeners.delete(listener)
-      if (mine.listeners.size === 0 && this.watched.get(topic) === mine) this.watched.delete(topic)
+      if (mine.listeners.size === 0 && this.watched.get(topic) === mine) {
+        this.watched.delete(topic)
+        // The merger may be waiting for this shard, which it no longer reads.
+        if (!this.active) this.sink.onRound(this.index, [], this.readThrough)
+      }
     }
   }
 
