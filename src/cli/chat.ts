@@ -24,11 +24,14 @@
  *                   since the guide's line-by-line clients (Python, Java) get no ids or resume URL
  *                   and so can never resume them. No value outlasts `--run-abandon`.
  *
- * Each answer is a resumable run (docs/runs.md): `event: run` (id 0), then
- * `event: token` with ids 1, 2, ..., then `event: done` with
- * `{"reason":"complete","tokens":N}`; a failure is `event: error` with
- * `{"error","message"}` (a message safe to show a user), then `done`
- * `{"reason":"error"}`.
+ * Each answer is a resumable run (docs/runs.md): `event: run` (id
+ * `<runId>:0`), then `event: token` with ids `<runId>:1`, `<runId>:2`, ...,
+ * then `event: done` with `{"reason":"complete","tokens":N}`; a failure is
+ * `event: error` with `{"error","message"}` (a message safe to show a user),
+ * then `done` `{"reason":"error"}`. A POST whose Last-Event-ID is a run's id
+ * (a spec client reconnecting re-sends its POST) continues that run, 204 once
+ * it has the final event; one with an `Idempotency-Key` used before
+ * continues the run that key started.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { envelope } from '../protocol/envelope.js'
@@ -255,6 +258,13 @@ export function chatRunFormat(url: URL) {
   return url.searchParams.get('format') === 'envelope' ? envelopeRunFormat : sseRunFormat
 }
 
+/** The request's `Idempotency-Key` header, if it has a non-empty one. */
+function idempotencyKeyOf(req: IncomingMessage): string | undefined {
+  const v = req.headers['idempotency-key']
+  const key = Array.isArray(v) ? v[0] : v
+  return key ? key : undefined
+}
+
 /** Options of the chat route. */
 export interface ChatRouteOptions {
   /** Each answer is a resumable run on these (GET/DELETE /chat/:runId resume and stop it). */
@@ -281,6 +291,8 @@ export function chatHandler(
       formatError: chatRunError,
       resumeUrl: (runId) => `/chat/${runId}`,
       owner,
+      // A re-sent POST with a run's Last-Event-ID continues that run anyway; a key covers POSTs without one.
+      idempotencyKey: idempotencyKeyOf(req),
       stopOnDisconnect: params.stopOnDisconnect ?? defaultStopOnDisconnect(params.format),
       openStream: (rq, rs, o) =>
         options.openStream(rq, rs, {

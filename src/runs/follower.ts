@@ -21,6 +21,7 @@ import {
   LEASE_EVENT,
   noop,
   resumePoint,
+  runEventId,
   runTopic,
   scanLog,
   unpack,
@@ -56,7 +57,7 @@ export async function openFollower(
   lastEventId: string,
 ): Promise<OpenedRun> {
   // Resume after event number `after` (-1: from the start).
-  const follower = new Follower(host, runId, resumePoint(lastEventId))
+  const follower = new Follower(host, runId, resumePoint(lastEventId, runId))
   await follower.attach()
   return {
     runId,
@@ -213,7 +214,11 @@ class Follower {
       }
       return
     }
-    const paced = this.output!.event({ id: String(this.lastNumber), event: name, data: e.data })
+    const paced = this.output!.event({
+      id: runEventId(this.runId, this.lastNumber),
+      event: name,
+      data: e.data,
+    })
     if (name === DONE_EVENT) {
       this.ended = true
       const reason = doneReason(e.data)

@@ -7,9 +7,11 @@ import { envelope } from '../protocol/envelope.js'
 import { DONE_EVENT, doneMessage, doneReason, RUN_EVENT } from './log.js'
 import type { RunFormat } from './types.js'
 
-/** SSE: each event as is, with its id. */
+/** SSE: each event as is, with its id (notices, whose id is '', without one: the client keeps its last id). */
 export const sseRunFormat: RunFormat = (e) =>
-  encodeEvent({ id: e.id, event: e.event, data: e.data })
+  encodeEvent(
+    e.id === '' ? { event: e.event, data: e.data } : { id: e.id, event: e.event, data: e.data },
+  )
 
 /**
  * The guide's envelope (`data:{"code":200,"data":...}` lines, ending with

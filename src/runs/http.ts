@@ -5,6 +5,7 @@
  * `Runs` methods `run`, `resume` and `stopRun` are these functions.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { SluiceError } from '../protocol/errors.js'
 import { RESUME_URL_HEADER } from '../protocol/headers.js'
 import type { EventStream, EventStreamOptions } from '../server/event-stream.js'
 import { readLastEventId } from '../server/event-stream.js'
@@ -13,7 +14,7 @@ import { createEventStream } from '../server/node.js'
 import { DEFAULT_HEARTBEAT_MS } from '../server/options.js'
 import { createWebEventStream } from '../server/web.js'
 import { sseRunFormat } from './formats.js'
-import { isRunEventId, noop } from './log.js'
+import { idempotentRunId, isRunEventId, noop, parseRunEventId } from './log.js'
 import type { RunMetrics } from './metrics.js'
 import type {
   FollowOptions,
@@ -50,28 +51,34 @@ export function isWebRequest(v: unknown): v is Request {
   )
 }
 
-/** Start a run and stream it as the response (Web). */
-export function runWeb(
+/**
+ * Start a run and stream it as the response (Web); or, when the request's
+ * Last-Event-ID names a run (a client re-sending its POST to resume), or its
+ * idempotency key names one already started, continue that run instead.
+ */
+export async function runWeb(
   core: RunsCore,
   request: Request,
   producer: RunProducer,
   options: RunOptions = {},
 ): Promise<Response> {
   const path = new URL(request.url).pathname
-  return core.startFor(producer, options, path).then(
-    (started) =>
-      resumeWeb(core, request, started.runId, {
-        lastEventId: '',
-        format: options.format,
-        headers: options.headers,
-        resumeUrl: started.resumeUrl,
-      }),
-    webError,
+  const lastEventId = readLastEventId(
+    request.headers.get('last-event-id'),
+    request.url,
+    isRunEventId,
   )
+  let target: RunTarget
+  try {
+    target = await startOrContinue(core, producer, options, path, lastEventId)
+  } catch (err) {
+    return webError(err)
+  }
+  return resumeWeb(core, request, target.runId, followOptions(options, target), target.resumed)
 }
 
-/** Start a run and stream it as the response (node:http). */
-export function runNode(
+/** Start a run and stream it as the response, or continue the run the request names (node:http; see `runWeb`). */
+export async function runNode(
   core: RunsCore,
   req: IncomingMessage,
   res: ServerResponse,
@@ -79,17 +86,74 @@ export function runNode(
   options: RunOptions = {},
 ): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname
-  return core.startFor(producer, options, path).then(
-    (started) =>
-      resumeNode(core, req, res, started.runId, {
-        lastEventId: '',
-        format: options.format,
-        headers: options.headers,
-        resumeUrl: started.resumeUrl,
-        openStream: options.openStream,
-      }),
-    (err) => nodeError(req, res, err),
-  )
+  const lastEventId = readLastEventId(req.headers['last-event-id'], req.url ?? '', isRunEventId)
+  let target: RunTarget
+  try {
+    target = await startOrContinue(core, producer, options, path, lastEventId)
+  } catch (err) {
+    return nodeError(req, res, err)
+  }
+  const follow = { ...followOptions(options, target), openStream: options.openStream }
+  return resumeNode(core, req, res, target.runId, follow, target.resumed)
+}
+
+/** The run a starting request streams: a new one, or the one it names. */
+interface RunTarget {
+  runId: string
+  resumeUrl: string
+  /** Where to resume ('' from the start). */
+  lastEventId: string
+  /** Continued rather than started. */
+  resumed: boolean
+}
+
+function followOptions(options: RunOptions, target: RunTarget): FollowOptions {
+  return {
+    lastEventId: target.lastEventId,
+    format: options.format,
+    headers: options.headers,
+    resumeUrl: target.resumeUrl,
+    // The one starting a run owns it; one continuing a run must be its owner (when it has one).
+    subject: target.resumed ? options.owner : undefined,
+  }
+}
+
+/** Where a run is resumed: `options.resumeUrl`, or the starting request's path + `/<runId>`. */
+function resumeUrlFor(options: RunOptions, path: string, runId: string): string {
+  const r = options.resumeUrl
+  if (typeof r === 'function') return r(runId)
+  if (typeof r === 'string') return r
+  return `${path.endsWith('/') ? path : path + '/'}${runId}`
+}
+
+/**
+ * A starting request (POST) continues the run its Last-Event-ID names
+ * (`<runId>:<n>`: a spec client reconnecting re-sends its POST with it), or
+ * the run its idempotency key started; otherwise it starts a run.
+ */
+async function startOrContinue(
+  core: RunsCore,
+  producer: RunProducer,
+  options: RunOptions,
+  path: string,
+  lastEventId: string,
+): Promise<RunTarget> {
+  const named = parseRunEventId(lastEventId)
+  if (named) {
+    const resumeUrl = resumeUrlFor(options, path, named.runId)
+    return { runId: named.runId, resumeUrl, lastEventId, resumed: true }
+  }
+  const key = options.idempotencyKey
+  const id = key === undefined ? options.id : await idempotentRunId(key, options.owner)
+  const resumeUrl = (runId: string) => resumeUrlFor(options, path, runId)
+  try {
+    const started = await core.startFor(producer, { ...options, id, resumeUrl }, path)
+    return { runId: started.runId, resumeUrl: started.resumeUrl, lastEventId: '', resumed: false }
+  } catch (err) {
+    if (key === undefined || !(err instanceof SluiceError) || err.code !== 'RUN_EXISTS') throw err
+    // Started already by an earlier request with this key: follow it from the start.
+    return { runId: id!, resumeUrl: resumeUrl(id!), lastEventId: '', resumed: true }
+  }
 }
 
 /** `DELETE` on a resume URL (Web): 200 `{"runId","reason","stopped"}`, or 404. */

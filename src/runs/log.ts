@@ -12,10 +12,12 @@
  * and every later resume in agreement without a lock.
  *
  * Ids: a run's events are numbered from 0 (the `run` event) by the producer;
- * the SSE id is that number, so a run's ids read 0, 1, 2... whatever else the
- * store holds. The store keeps it in the event name (`<n>:<name>`); a
- * terminal event another node writes carries no number and takes the next
- * one, which every reader computes alike from the log.
+ * the SSE id is `<runId>:<n>`, so an id names its run as well as the place in
+ * it: any request that carries it as `Last-Event-ID` (even a re-sent POST)
+ * can only mean "continue this run after event n". The store keeps the
+ * number in the event name (`<n>:<name>`); a terminal event another node
+ * writes carries no number and takes the next one, which every reader
+ * computes alike from the log.
  */
 import { SluiceError } from '../protocol/errors.js'
 import type { StoredEvent } from '../hub/store.js'
@@ -94,6 +96,20 @@ export async function ownedRunId(owner: string): Promise<string> {
 }
 
 /**
+ * The run id an idempotency key stands for, the same on every node: 32 hex
+ * of SHA-256(key, owner), and with an owner bound to them as `ownedRunId`'s
+ * are (so the key is the owner's own: another subject's same key names
+ * another run, and cannot follow this one).
+ */
+export async function idempotentRunId(key: string, owner?: string): Promise<string> {
+  const data = new TextEncoder().encode(`sluice-idempotency\n${owner ?? ''}\n${key}`)
+  const h = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', data))
+  let hex = ''
+  for (const b of h.subarray(0, 16)) hex += b.toString(16).padStart(2, '0')
+  return owner === undefined ? hex : `${hex}-${await ownerTag(hex, owner)}`
+}
+
+/**
  * May `subject` follow or stop this run? Any subject may, for a run without
  * an owner (its id is the capability). For an owned one: no subject (null)
  * is UNAUTHORIZED, another one RUN_FORBIDDEN. `undefined`: no check (the app
@@ -157,22 +173,43 @@ export function doneMessage(data: string): string | undefined {
   }
 }
 
-/**
- * The event number a follower resumes after, from its Last-Event-ID: -1 (from
- * the start) for none. Throws BAD_REQUEST (400) for an id that is not a run's.
- */
-/** Whether an id is one a run's events carry (for comma-joined Last-Event-ID values). */
-export const isRunEventId = (id: string): boolean => /^\d{1,15}$/.test(id)
+/** The SSE id of event `n` of a run: `<runId>:<n>`. */
+export function runEventId(runId: string, n: number): string {
+  return `${runId}:${n}`
+}
 
-export function resumePoint(lastEventId: string): number {
+const RUN_EVENT_ID_RE = /^([A-Za-z0-9_-]{1,128}):(\d{1,15})$/
+
+/** The run and event number an id names (`<runId>:<n>`), or null for any other id. */
+export function parseRunEventId(id: string): { runId: string; n: number } | null {
+  const m = RUN_EVENT_ID_RE.exec(id)
+  return m ? { runId: m[1]!, n: Number(m[2]) } : null
+}
+
+/**
+ * Whether an id is one a run's events carry, `<runId>:<n>` (or a bare `n`,
+ * the ids of earlier versions): for comma-joined Last-Event-ID values.
+ */
+export const isRunEventId = (id: string): boolean =>
+  RUN_EVENT_ID_RE.test(id) || /^\d{1,15}$/.test(id)
+
+/**
+ * The event number a follower of `runId` resumes after, from its
+ * Last-Event-ID: -1 (from the start) for none. A bare number (the ids of
+ * sluice before they named their run) is still taken. Throws BAD_REQUEST
+ * (400) for an id that is not a run's, or is another run's.
+ */
+export function resumePoint(lastEventId: string, runId: string): number {
   if (!lastEventId) return -1
-  if (!/^\d{1,15}$/.test(lastEventId)) {
-    throw new SluiceError(
-      'BAD_REQUEST',
-      `Last-Event-ID ${JSON.stringify(lastEventId)} is not an id of a run (0, 1, 2...): resume with the id of the last event you received, or none to replay the run.`,
-    )
-  }
-  return Number(lastEventId)
+  const named = parseRunEventId(lastEventId)
+  if (named && named.runId === runId) return named.n
+  if (/^\d{1,15}$/.test(lastEventId)) return Number(lastEventId)
+  throw new SluiceError(
+    'BAD_REQUEST',
+    named
+      ? `Last-Event-ID ${JSON.stringify(lastEventId)} is an id of run ${named.runId}, not of run ${runId}: resume each run with its own ids.`
+      : `Last-Event-ID ${JSON.stringify(lastEventId)} is not an id of run ${runId} (${runId}:0, ${runId}:1...): resume with the id of the last event you received, or none to replay the run.`,
+  )
 }
 
 /**

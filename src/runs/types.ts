@@ -8,7 +8,11 @@ import type { RunEndReason } from './log.js'
 
 /** An event of a run as a follower receives it. */
 export interface RunEvent {
-  /** The event's number in the run (`0` for `run`): the SSE id, and what `Last-Event-ID` resumes from. '' on notices. */
+  /**
+   * The SSE id `<runId>:<n>`, n the event's number in the run (`0` for `run`):
+   * what `Last-Event-ID` resumes from, on the resume URL or a re-sent POST.
+   * '' on notices (sent without an id line, so the client keeps its last id).
+   */
   id: string
   /** `run`, `done`, `error`, or the producer's own event names (`token` by default). */
   event: string
@@ -91,6 +95,14 @@ export interface RunOptions {
    * the starting request's path + `/<runId>` (POST /chat -> /chat/<runId>).
    */
   resumeUrl?: string | ((runId: string) => string)
+  /**
+   * Over HTTP (`run()`): an idempotency key, e.g. the request's
+   * `Idempotency-Key` header. The run's id is derived from it (and from
+   * `owner`, which scopes it), so a request with a key already used
+   * continues that run (replayed from the start, or after its Last-Event-ID)
+   * instead of starting another; good for as long as the run is kept (its TTL).
+   */
+  idempotencyKey?: string
   /** Event name of yielded or sent strings. Default `token`. */
   event?: string
   /** Override the manager's TTL for this run (ms). */

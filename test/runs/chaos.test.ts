@@ -53,8 +53,10 @@ async function chaoticRun(message: string, target: (n: number) => number): Promi
 }
 
 function checkRun(result: Result, expected: string[]): void {
-  // No duplicate, no gap: a run numbers its events (0 is the `run` event), so the tokens are 1..N.
-  expect(result.tokens.map((t) => t.id)).toEqual(expected.map((_, i) => String(i + 1)))
+  // No duplicate, no gap: a run numbers its events (0 is the `run` event), so the tokens are
+  // <runId>:1..N, all of one run.
+  const runId = result.tokens[0]!.id.split(':')[0]
+  expect(result.tokens.map((t) => t.id)).toEqual(expected.map((_, i) => `${runId}:${i + 1}`))
   // Token for token the uninterrupted answer.
   expect(result.tokens.map((t) => t.data)).toEqual(expected)
   expect(JSON.parse(result.done!.data)).toEqual({ reason: 'complete', tokens: TOKENS })

@@ -66,7 +66,8 @@ it('one POST per run however many reconnects; resumes are GETs of Sluice-Resume-
       expect(tokens.map((t) => t.data)).toEqual(
         tokenize({ message: name, mode: 'words', tokens: 200 }),
       )
-      expect(tokens.map((t) => t.id)).toEqual(tokens.map((_, k) => String(k + 1)))
+      const runId = tokens[0]!.id.split(':')[0]
+      expect(tokens.map((t) => t.id)).toEqual(tokens.map((_, k) => `${runId}:${k + 1}`))
       expect(sse.messages.at(-1)!.event).toBe('done')
       expect(proxy.cuts).toBeGreaterThanOrEqual(2)
       expect(sse.errors()).toBe(proxy.cuts)

@@ -57,12 +57,12 @@ describe('Web Request/Response', () => {
     expect(res.headers.get('access-control-expose-headers')).toContain('Sluice-Resume-Url')
     const all = await readEvents(res)
     expect(all.map((e) => [e.id, e.event, e.data])).toEqual([
-      ['0', 'run', JSON.stringify({ runId, resumeUrl })],
-      ['1', 'token', 'Hello '],
-      ['2', 'token', 'from '],
-      ['3', 'token', 'a '],
-      ['4', 'token', 'run'],
-      ['5', 'done', '{"reason":"complete"}'],
+      [`${runId}:0`, 'run', JSON.stringify({ runId, resumeUrl })],
+      [`${runId}:1`, 'token', 'Hello '],
+      [`${runId}:2`, 'token', 'from '],
+      [`${runId}:3`, 'token', 'a '],
+      [`${runId}:4`, 'token', 'run'],
+      [`${runId}:5`, 'done', '{"reason":"complete"}'],
     ])
     // app.get('/chat/:id', (c) => runs.resume(c.req.raw, c.req.param('id')))
     const resume = (lastEventId?: string) =>
@@ -72,12 +72,17 @@ describe('Web Request/Response', () => {
         }),
         runId,
       )
-    const rest = await readEvents(await resume('2'))
-    expect(rest.map((e) => e.id)).toEqual(['3', '4', '5'])
+    const rest = await readEvents(await resume(`${runId}:2`))
+    expect(rest.map((e) => e.id)).toEqual([`${runId}:3`, `${runId}:4`, `${runId}:5`])
     // ?lastEventId= works too (for EventSource-less clients).
-    const q = await h.resume(new Request(`http://app.test${resumeUrl}?lastEventId=4`), runId)
-    expect((await readEvents(q)).map((e) => e.id)).toEqual(['5'])
-    expect((await resume('5')).status).toBe(204)
+    const q = await h.resume(
+      new Request(`http://app.test${resumeUrl}?lastEventId=${runId}:4`),
+      runId,
+    )
+    expect((await readEvents(q)).map((e) => e.id)).toEqual([`${runId}:5`])
+    expect((await resume(`${runId}:5`)).status).toBe(204)
+    // A bare number (ids before they named their run) still resumes on the resume URL.
+    expect((await readEvents(await resume('4'))).map((e) => e.id)).toEqual([`${runId}:5`])
     expect((await resume()).status).toBe(200) // a page reload without an id replays it all
     const bad = await resume('not-an-id')
     expect(bad.status).toBe(400)

@@ -74,7 +74,7 @@ describeExternal(['redis-server'], 'runs across sluice serve processes on Redis'
     const rest = await readEvents(resumed)
     const tokens = [...first, ...rest].filter((e) => e.event === 'token')
     expect(tokens.map((t) => t.data)).toEqual(expected)
-    expect(tokens.map((t) => t.id)).toEqual(expected.map((_, i) => String(i + 1)))
+    expect(tokens.map((t) => t.id)).toEqual(expected.map((_, i) => `${runId}:${i + 1}`))
     expect(rest.at(-1)!.event).toBe('done')
     expect(JSON.parse(rest.at(-1)!.data)).toEqual({ reason: 'complete', tokens: 60 })
     // Resuming after the final event: nothing more (204 tells clients to stop reconnecting).
@@ -95,6 +95,7 @@ describeExternal(['redis-server'], 'runs across sluice serve processes on Redis'
     procs.push(a.proc, b.proc)
     const res = await postChat(a.url, 'delay=30&tokens=2000', 'a long answer')
     const resumeUrl = res.headers.get('sluice-resume-url')!
+    const runId = res.headers.get('sluice-run-id')!
     void res.body?.cancel()
 
     // Two followers on B, from the start and from the middle.
@@ -107,7 +108,9 @@ describeExternal(['redis-server'], 'runs across sluice serve processes on Redis'
       return false
     })
     await waitUntil(() => events1.filter((e) => e === 'token').length >= 5, 10_000, 'tokens on B')
-    const fromMiddle = await fetch(b.url + resumeUrl, { headers: { 'last-event-id': '3' } })
+    const fromMiddle = await fetch(b.url + resumeUrl, {
+      headers: { 'last-event-id': `${runId}:3` },
+    })
     const reading2 = readEvents(fromMiddle)
     await waitUntil(() => events1.filter((e) => e === 'token').length >= 10, 10_000)
 
@@ -125,7 +128,7 @@ describeExternal(['redis-server'], 'runs across sluice serve processes on Redis'
       expect(JSON.parse(last.data).reason).toBe('lost')
     }
     expect(all2[0].event).toBe('token')
-    expect(all2[0].id).toBe('4')
+    expect(all2[0].id).toBe(`${runId}:4`)
     // The same id for the terminal event on both followers, and for a later resume.
     expect(all2.at(-1)!.id).toBe(all1.at(-1)!.id)
     const later = await readEvents(await fetch(b.url + resumeUrl))

@@ -91,7 +91,7 @@ it('replay + live + any cuts = the exact run, once, in order', async () => {
           { event: 'done', data: '{"reason":"complete"}' },
         ]
         expect(got.map(({ event, data }) => ({ event, data }))).toEqual(expected)
-        expect(got.map((e) => e.id)).toEqual(expected.map((_, i) => String(i)))
+        expect(got.map((e) => e.id)).toEqual(expected.map((_, i) => `${run.runId}:${i}`))
         // Resuming after the end: nothing more.
         expect((await followOnce(runs, run.runId, lastId, 1)).finished).toBe(true)
         await runs.close()

@@ -96,7 +96,8 @@ describe('DELETE mid-answer on one node (memory store)', () => {
     )
     expect(node.app.chat.aborted).toBe(started)
     const tokens = [...first, ...rest].filter((e) => e.event === 'token')
-    expect(tokens.map((t) => t.id)).toEqual(tokens.map((_, i) => String(i + 1)))
+    const runId = res.headers.get('sluice-run-id')!
+    expect(tokens.map((t) => t.id)).toEqual(tokens.map((_, i) => `${runId}:${i + 1}`))
     expect(tokens).toHaveLength(80)
     expect(JSON.parse(rest.at(-1)!.data)).toEqual({ reason: 'complete', tokens: 80 })
   })

@@ -524,7 +524,8 @@ describe('comma-joined Last-Event-ID on a run (issue 14)', () => {
     })
     expect(resumed.status).toBe(200)
     const events = await readEvents(resumed)
-    expect(events[0]!.id).toBe('6')
+    // Ids name their run now (<runId>:<n>); bare numbers, as here, are still taken.
+    expect(events[0]!.id).toBe(`${res.headers.get('sluice-run-id')}:6`)
     expect(events.at(-1)!.event).toBe('done')
   })
 })
