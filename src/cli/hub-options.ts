@@ -26,7 +26,8 @@ export interface HubFlags {
 export const HUB_HELP = `Hub (GET /events?topic=a&topic=b, POST /publish, GET /metrics):
   --redis URL            share topics with other nodes on Redis Streams (default: in memory);
                          several (repeat it, or a comma list): topics sharded over those Redis
-                         primaries, one id still resumes any topics (docs/scaling.md)
+                         primaries, one id still resumes any topics (docs/scaling.md);
+                         redis+cluster://HOST:PORT: a shard per primary of that Redis Cluster
   --history N            events kept per topic for Last-Event-ID replay (default 1000)
   --history-age MS       drop history older than this (default: no age limit)
   --max-topics N         topics kept in memory (default 100000); past it the least recently
@@ -75,6 +76,8 @@ export function hubFlags(values: FlagValues<typeof HUB_FLAGS>): HubFlags {
   return flags
 }
 
+const CLUSTER_URL = /^rediss?\+cluster:\/\//
+
 function redisUrls(spec: string): string[] {
   const urls = spec
     .split(',')
@@ -95,7 +98,7 @@ export async function redisStoreFor(
 ): Promise<Store> {
   const urls = redisUrls(spec)
   const mod = await import('../hub/redis-store.js')
-  return urls.length > 1
+  return urls.length > 1 || CLUSTER_URL.test(urls[0])
     ? mod.shardedRedisStore({ urls, ...history })
     : mod.redisStore({ url: urls[0], ...history })
 }
@@ -109,9 +112,11 @@ export async function createServeHub(flags: HubFlags): Promise<{ hub: Hub; banne
     store = await redisStoreFor(flags.redis, history)
     const urls = redisUrls(flags.redis)
     banner.push(
-      urls.length > 1
-        ? `hub: topics sharded over ${urls.length} Redis (${urls.map(redactUrl).join(', ')}), history ${history.maxLength} per topic`
-        : `hub: topics on Redis ${redactUrl(urls[0])}, history ${history.maxLength} per topic`,
+      urls.length === 1 && CLUSTER_URL.test(urls[0])
+        ? `hub: topics sharded over the primaries of the Redis Cluster at ${redactUrl(urls[0])}, history ${history.maxLength} per topic`
+        : urls.length > 1
+          ? `hub: topics sharded over ${urls.length} Redis (${urls.map(redactUrl).join(', ')}), history ${history.maxLength} per topic`
+          : `hub: topics on Redis ${redactUrl(urls[0])}, history ${history.maxLength} per topic`,
     )
   } else {
     store = memoryStore({ ...history, maxTopics: flags.maxTopics })

@@ -28,11 +28,16 @@ import { SluiceError } from '../../protocol/errors.js'
 import { connect, currentEpoch, loadRedis } from '../redis/connection.js'
 import { RedisKeys } from '../redis/keys.js'
 import { DEFAULT_HISTORY, type HistoryLimits, type Store } from '../store.js'
+import { clusterShards } from './cluster.js'
 import { BUMP_COMMAND, BUMP_LUA, SHARD_APPEND_COMMAND, SHARD_APPEND_LUA } from './scripts.js'
 import { type Shard, ShardedStore } from './store.js'
 
 export interface ShardedRedisStoreOptions extends HistoryLimits {
-  /** One `redis://` URL per shard (1-32). Their order is part of the layout: keep it. */
+  /**
+   * One `redis://` URL per shard (1-32; their order is part of the layout:
+   * keep it), or one `redis+cluster://host:port`: a shard per primary of
+   * that Redis Cluster, its keys under a hash tag that primary serves.
+   */
   urls: readonly string[]
   /** Key prefix; default `sluice:`. */
   prefix?: string
@@ -43,6 +48,8 @@ export interface ShardedRedisStoreOptions extends HistoryLimits {
 }
 
 export const MAX_SHARDS = 32
+/** `redis+cluster://host:port`: one shard per primary of that Redis Cluster (./cluster.ts). */
+const CLUSTER_URL = /^rediss?\+cluster:\/\//
 
 export async function shardedRedisStore(options: ShardedRedisStoreOptions): Promise<Store> {
   const urls = options.urls
@@ -52,15 +59,21 @@ export async function shardedRedisStore(options: ShardedRedisStoreOptions): Prom
     })
   }
   const Redis = await loadRedis()
-  const keys = new RedisKeys(options.prefix ?? 'sluice:')
+  const prefix = options.prefix ?? 'sluice:'
+  const targets =
+    urls.length === 1 && CLUSTER_URL.test(urls[0])
+      ? await clusterShards(Redis, urls[0], prefix)
+      : urls.map((url) => ({ url, prefix }))
   const shards: Shard[] = []
   try {
-    for (const url of urls) {
-      const conn = await connect(Redis, url)
-      shards.push({ conn, epoch: '' })
+    for (const target of targets) {
+      const conn = await connect(Redis, target.url)
+      const keys = new RedisKeys(target.prefix)
+      const shard: Shard = { conn, keys, epoch: '' }
+      shards.push(shard)
       conn.cmd.defineCommand(SHARD_APPEND_COMMAND, { lua: SHARD_APPEND_LUA })
       conn.cmd.defineCommand(BUMP_COMMAND, { lua: BUMP_LUA, numberOfKeys: 2 })
-      shards[shards.length - 1].epoch = await currentEpoch(conn.cmd, keys)
+      shard.epoch = await currentEpoch(conn.cmd, keys)
     }
   } catch (err) {
     for (const { conn } of shards) {
@@ -69,7 +82,7 @@ export async function shardedRedisStore(options: ShardedRedisStoreOptions): Prom
     }
     throw err
   }
-  const s = new ShardedStore(shards, keys, {
+  const s = new ShardedStore(shards, {
     maxLength: options.maxLength ?? DEFAULT_HISTORY,
     maxAge: options.maxAge ?? 0,
     blockMs: options.blockMs ?? 1000,

@@ -20,6 +20,8 @@ import { newEpoch } from '../ids.js'
 
 export interface Shard {
   conn: Connections
+  /** The shard's keys (on a Redis Cluster, all under the shard's hash tag). */
+  keys: RedisKeys
   epoch: string
 }
 
@@ -39,7 +41,6 @@ export class ShardedStore implements Store {
 
   constructor(
     private readonly shards: readonly Shard[],
-    private readonly keys: RedisKeys,
     private readonly options: ShardedOptions,
   ) {
     const count = shards.length
@@ -48,9 +49,9 @@ export class ShardedStore implements Store {
         this.merger.onRound(i, entries, through),
       onEpoch: (i: number, _epoch: string, previous: string) => this.onEpoch(i, previous),
     }
-    this.readers = shards.map((s, i) => new ShardReader(i, s.conn, keys, options, s.epoch, sink))
+    this.readers = shards.map((s, i) => new ShardReader(i, s.conn, s.keys, options, s.epoch, sink))
     this.appenders = shards.map(
-      (s, i) => new ShardAppender(s.conn.cmd, keys, options, { index: i, count }),
+      (s, i) => new ShardAppender(s.conn.cmd, s.keys, options, { index: i, count }),
     )
     this.merger = new Merger(this)
     for (const r of this.readers) void r.run()
@@ -111,11 +112,9 @@ export class ShardedStore implements Store {
     try {
       const reads = await Promise.all(
         [...byShard].map(async ([i, list]) => {
-          const cmd = this.shards[i].conn.cmd
-          return [
-            i,
-            await readHistory(cmd, this.keys, this.options.maxAge, list, afterSeq),
-          ] as const
+          const { conn, keys } = this.shards[i]
+          const cmd = conn.cmd
+          return [i, await readHistory(cmd, keys, this.options.maxAge, list, afterSeq)] as const
         }),
       )
       for (const [i, r] of reads) {
@@ -140,17 +139,19 @@ export class ShardedStore implements Store {
   }
 
   info(topic: string): Promise<TopicInfo | null> {
-    return topicInfo(this.cmdOf(topic), this.keys, topic)
+    const { conn, keys } = this.shardOf(topic)
+    return topicInfo(conn.cmd, keys, topic)
   }
 
   async expire(topic: string, ttlMs: number): Promise<void> {
     const ms = Math.max(1, Math.round(ttlMs))
-    const cmd = this.cmdOf(topic)
-    await cmd.multi().pexpire(this.keys.stream(topic), ms).pexpire(this.keys.mark(topic), ms).exec()
+    const { conn, keys } = this.shardOf(topic)
+    await conn.cmd.multi().pexpire(keys.stream(topic), ms).pexpire(keys.mark(topic), ms).exec()
   }
 
   async delete(topic: string): Promise<void> {
-    await this.cmdOf(topic).del(this.keys.stream(topic), this.keys.mark(topic))
+    const { conn, keys } = this.shardOf(topic)
+    await conn.cmd.del(keys.stream(topic), keys.mark(topic))
   }
 
   async close(): Promise<void> {
@@ -164,15 +165,16 @@ export class ShardedStore implements Store {
     )
   }
 
-  private cmdOf(topic: string) {
-    return this.shards[shardOf(topic, this.shards.length)].conn.cmd
+  private shardOf(topic: string): Shard {
+    return this.shards[shardOf(topic, this.shards.length)]
   }
 
   private async bumpShard(index: number, seq: number): Promise<[string, number]> {
-    const cmd = this.shards[index].conn.cmd as any
+    const { conn, keys } = this.shards[index]
+    const cmd = conn.cmd as any
     const [epoch, cur] = (await cmd[BUMP_COMMAND](
-      this.keys.epoch,
-      this.keys.seq,
+      keys.epoch,
+      keys.seq,
       newEpoch(),
       String(seq),
     )) as [string, string]
