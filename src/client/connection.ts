@@ -7,7 +7,7 @@
 import { SluiceError } from '../protocol/errors.js'
 import { createParser } from '../protocol/parser.js'
 import type { EventSourceMessage } from '../protocol/types.js'
-import { RESUME_URL_HEADER } from '../protocol/headers.js'
+import { POSITION_EVENT, RESUME_URL_HEADER } from '../protocol/headers.js'
 import { RetryPolicy, isFinalError, parseRetryAfter, type RetryOptions } from './retry.js'
 
 export const EventStreamContentType = 'text/event-stream'
@@ -153,6 +153,8 @@ export async function runEventStream(
         delivered = true
         policy.succeeded()
       }
+      // The hub's position: its id is recorded (the parser did), the event is not the app's.
+      if (ev.event === POSITION_EVENT) return
       onmessage?.(ev)
     },
     onRetry: (ms) => policy.setServerRetry(ms),

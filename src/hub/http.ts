@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { encodeEventBytes } from '../protocol/encoder.js'
+import { POSITION_EVENT } from '../protocol/headers.js'
 import { SluiceError } from '../protocol/errors.js'
 import type {
   CloseReason,
@@ -216,7 +217,11 @@ class StreamSubscriber extends Member<HubCore> implements SubscriptionOutput, Co
 
   position(id: string): void {
     const stream = this.stream!
-    if (!stream.isClosed) stream.write(encodeEventBytes({ id })).catch(noop)
+    // A named event with data: clients that record only the ids of dispatched events
+    // record it too (eventsource 4, eventsource-client), and none sees empty data.
+    const data = JSON.stringify({ position: id })
+    if (!stream.isClosed)
+      stream.write(encodeEventBytes({ event: POSITION_EVENT, id, data })).catch(noop)
   }
 
   overflow(): void {

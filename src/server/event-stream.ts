@@ -126,8 +126,13 @@ export class EventStream implements HeartbeatTarget {
       })
     }
     // Encoded first, so a bad value throws here (INVALID_FIELD) before anything is registered.
+    // The field line alone, without the blank line that would end a block: it joins the
+    // first event's block (or the position), so no block of its own dispatches nothing
+    // (httpx-sse and extended-eventsource surface such a block as an empty event).
     const retryBytes =
-      options.retry === undefined ? undefined : utf8.encode(encodeEvent({ retry: options.retry }))
+      options.retry === undefined
+        ? undefined
+        : utf8.encode(encodeEvent({ retry: options.retry }).slice(0, -1))
     this.lastEventId = options.lastEventId ?? lastEventId
     this.config = configFor(heartbeat, options.heartbeatFrame, max)
     if (options.formatError !== undefined) this.extras().formatError = options.formatError

@@ -2,7 +2,14 @@
  * Reading event streams in tests, always with sluice's own parser: a whole
  * response into an array, or a live connection the test waits on.
  */
+import { POSITION_EVENT } from '../../src/protocol/headers.js'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
+
+/**
+ * The hub's position event (`sluice-position`) is the protocol's, not the
+ * app's: these readers hide it, as sluice's client does (its id still counts).
+ */
+export const isAppEvent = (e: EventSourceMessage): boolean => e.event !== POSITION_EVENT
 
 /** Read an SSE response to its end (or until `stop` says so), with sluice's parser. */
 export async function readEvents(
@@ -13,7 +20,7 @@ export async function readEvents(
   let stopped = false
   const parser = createParser({
     onEvent: (e) => {
-      if (stopped) return
+      if (stopped || !isAppEvent(e)) return
       events.push(e)
       if (stop?.(e, events)) stopped = true
     },
@@ -51,6 +58,7 @@ export async function openSse(
   let notify = null as (() => void) | null
   const parser = createParser({
     onEvent: (e) => {
+      if (!isAppEvent(e)) return
       events.push(e)
       notify?.()
     },

@@ -48,8 +48,13 @@ function rawSubscriber(port: number, path: string) {
       buf = buf.subarray(eol + 2 + size + 2)
     }
   })
-  const dataLines = () => chunks.join('').match(/^data:.*$/gm) ?? []
-  /** The stream's opening writes (retry, then the position: an id-only event) have arrived. */
+  // The position event is the protocol's, not a published event.
+  const dataLines = () =>
+    chunks
+      .join('')
+      .replace(/^event:sluice-position\n[\s\S]*?\n\n/m, '')
+      .match(/^data:.*$/gm) ?? []
+  /** The stream's opening writes (retry, then the position event) have arrived. */
   const opened = () => /^id:/m.test(chunks.join(''))
   return { socket, chunks, dataLines, opened }
 }

@@ -11,7 +11,7 @@ import { createParser } from '../../src/protocol/index.js'
 import type { EventSourceMessage } from '../../src/protocol/types.js'
 import { describeExternal } from '../helpers/external.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { openSse } from '../helpers/sse.js'
+import { openSse, isAppEvent } from '../helpers/sse.js'
 import { waitUntil } from '../helpers/wait.js'
 import { type ServedHub, serveHub } from './support.js'
 
@@ -28,7 +28,7 @@ function stalledClient(port: number, path: string, readFirst: number) {
   const events: EventSourceMessage[] = []
   let headerDone = false
   let head = ''
-  const parser = createParser({ onEvent: (e) => events.push(e) })
+  const parser = createParser({ onEvent: (e) => isAppEvent(e) && events.push(e) })
   const closed = new Promise<void>((resolve) => {
     socket.on('close', () => resolve())
     socket.on('error', () => {})

@@ -4,6 +4,7 @@
  * publish and Last-Event-ID replay, a chat run and its resume, HTTP/1.1 on
  * the same port, and a shutdown that ends open streams with SHUTTING_DOWN.
  */
+import { isAppEvent } from '../helpers/sse.js'
 import http2 from 'node:http2'
 import https from 'node:https'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -33,7 +34,7 @@ async function request(
   const req = session.request(headers)
   if (body !== undefined) req.end(body)
   const events: EventSourceMessage[] = []
-  const parser = createParser({ onEvent: (e) => events.push(e) })
+  const parser = createParser({ onEvent: (e) => isAppEvent(e) && events.push(e) })
   req.on('data', (d: Buffer) => parser.feed(d))
   const ended = new Promise<void>((resolve) => req.once('close', () => resolve()))
   const head = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {

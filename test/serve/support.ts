@@ -2,6 +2,7 @@
  * Shared parts for the `sluice serve` tests: a chat POST read with sluice's
  * parser, timing each event (the app itself: test/helpers/serve.ts).
  */
+import { isAppEvent } from '../helpers/sse.js'
 import { createParser, type EventSourceMessage } from '../../src/protocol/index.js'
 
 export interface Timed<T> {
@@ -30,6 +31,7 @@ export async function postChat(
   const events: Timed<EventSourceMessage>[] = []
   const parser = createParser({
     onEvent: (e) => {
+      if (!isAppEvent(e)) return
       events.push({ at: performance.now() - t0, value: e })
       init.onEvent?.(e)
     },

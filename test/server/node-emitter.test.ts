@@ -89,7 +89,8 @@ describe('headers and the opening of the stream', () => {
       },
     })
     const wire = await readWire(url)
-    expect(wire.body).toBe('retry:2500\n\n')
+    // The retry line alone: it joins the first event's block (issue 14: no block that dispatches nothing).
+    expect(wire.body).toBe('retry:2500\n')
     expect(wire.headers['access-control-allow-origin']).toBe('*')
     expect(wire.headers['sluice-resume-url']).toBe('/chat/r1')
     expect(wire.headers['content-type']).toBe('text/event-stream')

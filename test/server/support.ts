@@ -2,6 +2,7 @@
  * Shared parts for the emitter tests: a real node:http server on a free
  * loopback port, and clients that record what reached them and when.
  */
+import { isAppEvent } from '../helpers/sse.js'
 import {
   createServer,
   request,
@@ -75,7 +76,7 @@ export function readWire(
     const comments: string[] = []
     const arrivals: Arrival[] = []
     const parser = createParser({
-      onEvent: (e) => events.push(e),
+      onEvent: (e) => isAppEvent(e) && events.push(e),
       onComment: (c) => comments.push(c),
     })
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
