@@ -48,6 +48,6 @@ it('app.close() ends a chat answer in progress with its done {"reason":"lost"}, 
   await waitUntil(() => text.includes('event:token'), 5000, 'the first token')
   await running.close()
   await reading
-  expect(text).toMatch(/event:done\nid:\d+\ndata:\{"reason":"lost"[^\n]*\}\n\n$/)
+  expect(text).toMatch(/event:done\nid:[^\n]+\ndata:\{"reason":"lost"[^\n]*\}\n\n$/)
   expect(text).not.toContain('SHUTTING_DOWN')
 })
