@@ -88,9 +88,14 @@ describe('hub over node:http', () => {
     const res = await fetch(`${base}/events?topic=fresh`, { signal: ac.signal })
     const reader = res.body!.getReader()
     let text = ''
-    while (!/id:[^\n]+\n\n/.test(text))
-      text += new TextDecoder().decode((await reader.read()).value)
-    const position = /id:([^\n]+)\n\n/.exec(text)![1]
+    // The position is a control event (issue 14): event:sluice-position, its id, data.
+    const positionEvent = /event:sluice-position\nid:([^\n]+)\ndata:[^\n]+\n\n/
+    while (!positionEvent.test(text)) {
+      const { value, done } = await reader.read()
+      if (done) throw new Error(`the stream ended before its position: ${text}`)
+      text += new TextDecoder().decode(value)
+    }
+    const position = positionEvent.exec(text)![1]
     expect(position).toBe(await hub.position())
     ac.abort() // cut before the first event
     const missed = await publish(base, 'fresh', 'while away')
